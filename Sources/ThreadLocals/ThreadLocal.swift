@@ -1,0 +1,403 @@
+public import CThreadLocals
+
+/// A variable with a separate value for every thread, stored in native
+/// `_Thread_local` storage.
+///
+/// Like Python's `threading.local()`: what one thread stores, only that thread
+/// sees, so code deep in a call chain can reach "its" thread's data without
+/// every caller passing it along.
+///
+/// ```swift
+/// let requestID = ThreadLocal<String?>()       // Optional values start as nil
+/// let scratch = ThreadLocal { [UInt8](repeating: 0, count: 4096) }
+///
+/// requestID.value = "req-42"                   // this thread only
+/// scratch.value[0] = 1                         // in place, no copy
+/// scratch.withValue { $0.append(2) }
+/// ```
+///
+/// Each thread's value is created lazily, by the initial-value closure, the
+/// first time that thread reads or mutates it. It is released when the thread
+/// exits, when ``reset()`` is called on that thread, or when the `ThreadLocal`
+/// itself is deinitialized (then every thread's value is released, by the
+/// thread that drops the last reference; see ``deinit``).
+///
+/// ## Cost
+/// Once a thread has its value, ``value`` reads, writes and in-place
+/// mutations (`counter.value += 1`) compile to the raw `_Thread_local` access
+/// plus a bounds and generation check: no allocation, no retain or release,
+/// no lock, no libc call and no dynamic exclusivity check. A thread's first
+/// access takes a process-wide lock once.
+///
+/// ## Storage
+/// A `BitwiseCopyable` value that fits in 8 bytes (`Int`, `Double`,
+/// pointers, small enums and structs of those) is stored in the thread's slot
+/// itself. Any other value (classes, strings, arrays, existentials, larger
+/// structs) lives in a small heap box that the slot holds a strong reference
+/// to.
+///
+/// ## Threads and Swift concurrency
+/// The accessors are thread-bound and marked `noasync`: an async function may
+/// resume on a different thread after every `await`, so a value read before an
+/// `await` and one read after it can belong to different threads, and a
+/// cooperative-pool thread is shared by many tasks. For values that should
+/// follow a task, use `TaskLocal`. Inside a synchronous function called from
+/// async code, a `ThreadLocal` is the current thread's, as usual.
+///
+/// ## Access rules
+/// Like any variable, a thread's value must not be mutated while it is being
+/// accessed: inside ``withValue(_:)`` or a mutation of ``value``, this thread
+/// must not call ``reset()`` on the same `ThreadLocal`, nor assign or mutate
+/// its ``value`` again. For boxed values the store checks this (cheaply) and
+/// stops with a precondition failure that names the misuse; for values stored
+/// in the slot, the inner change is overwritten when the outer access ends.
+///
+/// ## Thread exit
+/// Values are released on the exiting thread, in up to four rounds: a
+/// deinitializer that runs then may read and write any `ThreadLocal`, and
+/// values it stores are released in the next round. In the last round the
+/// thread's storage is closed: reading then gives a fresh initial value that
+/// is not kept, and writing releases the new value at once. The main thread's
+/// values are not released when the process exits (`exit()` runs no thread
+/// destructors), as with pthread keys.
+@dynamicMemberLookup
+public final class ThreadLocal<Value>: @unchecked Sendable {
+    // Sendable: every thread reads and writes only its own value; the slot
+    // handle and the closure are immutable and Sendable themselves.
+
+    /// The C slot. Invariant: live for the lifetime of `self` (created in
+    /// `init`, destroyed only in `deinit`).
+    @usableFromInline
+    internal let _slot: ctl_slot
+
+    @usableFromInline
+    internal let _initialValue: @Sendable () -> Value
+
+    /// Creates a thread-local variable whose value, on each thread, starts as
+    /// the result of `initialValue`.
+    ///
+    /// `initialValue` runs lazily, once per thread, on that thread, the first
+    /// time the thread reads or mutates the value (assigning a value skips it).
+    /// It must not access this same `ThreadLocal` (that recursion has no end,
+    /// and stops with a precondition failure).
+    ///
+    /// Cost: one process-wide lock acquisition; no pthread key is used.
+    public init(_ initialValue: @escaping @Sendable () -> Value) {
+        self._initialValue = initialValue
+        var slot = ctl_slot()
+        let status = Int(ctl_slot_create(&slot, Self._storedInline ? nil : _releaseBox, nil))
+        precondition(status == CTL_OK, "ThreadLocal: cannot create a thread-local slot (error \(status))")
+        self._slot = slot
+    }
+
+    /// Releases every thread's value, on the calling thread.
+    ///
+    /// The values of threads that are still running are released here, one
+    /// after another, on the thread that drops the last reference to this
+    /// `ThreadLocal`; values that an exiting thread is releasing at the same
+    /// moment are waited for. So when `deinit` returns, no value of this
+    /// variable is alive.
+    deinit {
+        let status = Int(ctl_slot_destroy(_slot))
+        assert(status == CTL_OK, "ThreadLocal: slot destroyed twice")
+    }
+
+    /// Whether a value of this type is stored in the slot itself (no box).
+    @inlinable
+    internal static var _storedInline: Bool {
+        _isPOD(Value.self) && MemoryLayout<Value>.size <= MemoryLayout<ctl_value>.size
+            && MemoryLayout<Value>.alignment <= MemoryLayout<ctl_value>.alignment
+    }
+
+    /// The calling thread's value.
+    ///
+    /// Reading it creates the thread's value first if needed. Assigning
+    /// replaces the thread's value (without running the initial-value closure)
+    /// and releases the old one. Mutating it (`counter.value += 1`,
+    /// `buffer.value[0] = 1`, `list.value.append(x)`) changes the value in
+    /// place, without a copy.
+    @inlinable
+    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    public var value: Value {
+        _read {
+            let (value, state) = Self._pointers(_word())
+            if let state { _Box<Value>._beginRead(state) }
+            defer { if let state { state.pointee &-= 1 } }
+            yield value.pointee
+        }
+        _modify {
+            let (value, state) = Self._pointers(_word())
+            if let state { _Box<Value>._beginWrite(state) }
+            defer { if let state { state.pointee = 0 } }
+            yield &value.pointee
+        }
+        set {
+            guard let word = ctl_value_pointer(_slot) else {
+                _store(newValue)
+                return
+            }
+            let (value, state) = Self._pointers(word)
+            guard let state else {
+                value.pointee = newValue
+                return
+            }
+            _Box<Value>._beginWrite(state)
+            // Move the old value out first: its deinit runs after the access
+            // ends, so it may use this ThreadLocal.
+            let old = value.move()
+            value.initialize(to: newValue)
+            state.pointee = 0
+            _ = consume old
+        }
+    }
+
+    /// Calls `body` with the calling thread's value, which it can mutate in
+    /// place, and returns what `body` returns.
+    ///
+    /// The value is created first if needed. No copy is made, so this is the
+    /// way to append to a per-thread buffer or use a per-thread cache.
+    @inlinable
+    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    public func withValue<Result, Failure: Error>(
+        _ body: (inout Value) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(&value)
+    }
+
+    /// Whether the calling thread has a value: it has read, mutated or
+    /// assigned one and not reset it since.
+    @inlinable
+    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    public var hasValue: Bool {
+        ctl_has_value(_slot)
+    }
+
+    /// Releases the calling thread's value now. The next access on this thread
+    /// runs the initial-value closure again. Does nothing if the thread has no
+    /// value; other threads' values are untouched.
+    ///
+    /// The value's deinitializer runs after it has been removed, so it may
+    /// access this `ThreadLocal` again.
+    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    public func reset() {
+        guard let word = ctl_value_pointer(_slot) else { return }
+        if let state = Self._pointers(word).state {
+            precondition(
+                state.pointee == 0,
+                "ThreadLocal<\(Value.self)>.reset() was called while this thread's value is being accessed (inside withValue or an access to value)"
+            )
+        }
+        var taken = ctl_value()
+        _ = ctl_take(_slot, &taken)
+        if !Self._storedInline {
+            _Box<Value>._release(taken)
+        }
+    }
+
+    /// Reads or writes a property of the calling thread's value, as in Python's
+    /// `data.v = name`.
+    @inlinable
+    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    public subscript<Property>(dynamicMember keyPath: WritableKeyPath<Value, Property>) -> Property {
+        get { value[keyPath: keyPath] }
+        set { value[keyPath: keyPath] = newValue }
+    }
+
+    /// Reads a property of the calling thread's value.
+    @inlinable
+    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    public subscript<Property>(dynamicMember keyPath: KeyPath<Value, Property>) -> Property {
+        value[keyPath: keyPath]
+    }
+
+    // MARK: - Storage
+
+    /// The calling thread's slot word, creating the value first if needed.
+    ///
+    /// If this thread's storage is closed (it is exiting and in its last round
+    /// of destruction), the word holds a fresh initial value that the store
+    /// keeps only until the end of the thread's teardown. Accessors do no
+    /// work after their access ends, which keeps them small enough to inline.
+    @inlinable
+    @inline(__always)
+    internal func _word() -> UnsafeMutablePointer<ctl_value> {
+        if let word = ctl_value_pointer(_slot) {
+            return word
+        }
+        return _initialize()
+    }
+
+    /// Typed pointers into a slot word: to the value, and for boxed values to
+    /// the box's access state.
+    ///
+    /// Invariant: `word` is this thread's word of `_slot` (or a transient word)
+    /// and holds a value stored by `_encode`; the pointers are valid until the
+    /// value is removed from the slot, which only `reset()`, slot destruction
+    /// and thread exit do.
+    @inlinable
+    @inline(__always)
+    internal static func _pointers(
+        _ word: UnsafeMutablePointer<ctl_value>
+    ) -> (value: UnsafeMutablePointer<Value>, state: UnsafeMutablePointer<Int>?) {
+        if _storedInline {
+            // The word is raw storage that only this ThreadLocal reads as a
+            // `Value` (C copies it only as bits), so binding it is sound.
+            return (UnsafeMutableRawPointer(word).bindMemory(to: Value.self, capacity: 1), nil)
+        }
+        let (state, value) = _Box<Value>._pointers(word.pointee.ptr.unsafelyUnwrapped)
+        return (value, state)
+    }
+
+    /// A slot word holding `value`: its bits, or a +1 reference to a new box.
+    @usableFromInline
+    internal static func _encode(_ value: Value) -> ctl_value {
+        var word = ctl_value()
+        if _storedInline {
+            withUnsafeMutableBytes(of: &word) { $0.storeBytes(of: value, as: Value.self) }
+        } else {
+            word.ptr = _Box<Value>._make(value)
+        }
+        return word
+    }
+
+    /// Destroys a word made by `_encode` that is not (or no longer) in a slot.
+    @usableFromInline
+    internal static func _destroy(_ word: ctl_value) {
+        if !_storedInline {
+            _Box<Value>._release(word)
+        }
+    }
+
+    @usableFromInline
+    @inline(never)
+    internal func _initialize() -> UnsafeMutablePointer<ctl_value> {
+        switch Int(ctl_begin_initialization(_slot)) {
+        case CTL_OK:
+            let initial = _initialValue()
+            if let word = _store(initial) {
+                return word
+            }
+            ctl_cancel_initialization(_slot)
+            return _initialize()
+        case CTL_EEXIST:
+            return ctl_value_pointer(_slot).unsafelyUnwrapped
+        case CTL_ENOMEM:
+            preconditionFailure("ThreadLocal<\(Value.self)>: out of memory for this thread's slot table")
+        case CTL_EBUSY:
+            preconditionFailure(
+                "ThreadLocal<\(Value.self)>: the initial-value closure accessed the same ThreadLocal on the same thread; that recursion would never end"
+            )
+        default:
+            // This thread's storage is closed (it finished destroying its
+            // values): hand out a fresh value, kept only until the end of
+            // the thread's teardown.
+            let word = ctl__keep_until_exit(Self._encode(_initialValue()), Self._storedInline ? nil : _releaseBox)
+            precondition(word != nil, "ThreadLocal<\(Value.self)>: out of memory")
+            return word.unsafelyUnwrapped
+        }
+    }
+
+    /// Stores `newValue` as the calling thread's value when the thread has
+    /// none, and returns its word; `nil` (dropping `newValue`) if the thread's
+    /// storage is closed.
+    @usableFromInline
+    @inline(never)
+    @discardableResult
+    internal func _store(_ newValue: Value) -> UnsafeMutablePointer<ctl_value>? {
+        let word = Self._encode(newValue)
+        if ctl_set(_slot, word) {
+            return ctl_value_pointer(_slot)
+        }
+        Self._destroy(word)
+        return nil
+    }
+}
+
+/// The heap box of a value that is not stored in the slot itself: a
+/// `ManagedBuffer` whose header is the access state and whose one element is
+/// the value, so that both are reached through plain pointers, with no retain
+/// and no dynamic exclusivity check.
+///
+/// The slot holds one strong reference to the box (made by `_make`). It is
+/// released by `_release` on `reset()`, and by the C destructor at thread exit
+/// and on slot destruction; nowhere else.
+///
+/// The access state is 0 when idle, the number of reads in progress when
+/// positive, and -1 during a write. Only the owning thread touches it. It
+/// turns an overlapping access from that thread (which could free the value
+/// under an access in progress) into a precondition failure.
+@usableFromInline
+internal final class _Box<Value>: ManagedBuffer<Int, Value> {
+    deinit {
+        _ = withUnsafeMutablePointerToElements { $0.move() }
+    }
+
+    /// A new box holding `value`, as a +1 reference for a slot word.
+    @usableFromInline
+    internal static func _make(_ value: Value) -> UnsafeMutableRawPointer {
+        let box = unsafeDowncast(create(minimumCapacity: 1) { _ in 0 }, to: _Box<Value>.self)
+        box.withUnsafeMutablePointerToElements { $0.initialize(to: value) }
+        return Unmanaged.passRetained(box).toOpaque()
+    }
+
+    /// Pointers to the access state and the value of the box `object`.
+    ///
+    /// Invariant: `object` came from `_make` and the slot still holds it, so
+    /// the box outlives the pointers as long as the value is not removed from
+    /// the slot. The box is borrowed, not retained.
+    @inlinable
+    @inline(__always)
+    internal static func _pointers(
+        _ object: UnsafeMutableRawPointer
+    ) -> (state: UnsafeMutablePointer<Int>, value: UnsafeMutablePointer<Value>) {
+        Unmanaged<_Box<Value>>.fromOpaque(object)._withUnsafeGuaranteedRef { box in
+            box.withUnsafeMutablePointers { ($0, $1) }
+        }
+    }
+
+    /// Releases the slot's reference to a box that was removed from the slot.
+    @usableFromInline
+    internal static func _release(_ word: ctl_value) {
+        Unmanaged<_Box<Value>>.fromOpaque(word.ptr.unsafelyUnwrapped).release()
+    }
+
+    @inlinable
+    @inline(__always)
+    internal static func _beginRead(_ state: UnsafeMutablePointer<Int>) {
+        precondition(
+            state.pointee >= 0,
+            "ThreadLocal<\(Value.self)>: the value was read while this thread was mutating it (inside withValue or a mutation of value)"
+        )
+        state.pointee &+= 1
+    }
+
+    @inlinable
+    @inline(__always)
+    internal static func _beginWrite(_ state: UnsafeMutablePointer<Int>) {
+        precondition(
+            state.pointee == 0,
+            "ThreadLocal<\(Value.self)>: the value was assigned or mutated while this thread was already accessing it (inside withValue or an access to value)"
+        )
+        state.pointee = -1
+    }
+}
+
+/// The C destructor of boxed slots: releases the slot's reference to the box.
+/// Invariant: a boxed slot only ever holds words made by `_Box._make`.
+/// Releasing through `AnyObject` needs no knowledge of `Value`: the box's own
+/// metadata finds its deinit.
+private let _releaseBox: ctl_destructor = { word, _ in
+    Unmanaged<AnyObject>.fromOpaque(word.ptr.unsafelyUnwrapped).release()
+}
+
+extension ThreadLocal {
+    /// Creates a thread-local optional whose value starts as `nil` on every
+    /// thread.
+    ///
+    /// ```swift
+    /// let requestID = ThreadLocal<String?>()
+    /// ```
+    public convenience init<Wrapped>() where Value == Wrapped? {
+        self.init { nil }
+    }
+}
