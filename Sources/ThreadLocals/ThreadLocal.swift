@@ -117,7 +117,7 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     /// `buffer.value[0] = 1`, `list.value.append(x)`) changes the value in
     /// place, without a copy.
     @inlinable
-    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public var value: Value {
         _read {
             let (value, state) = Self._pointers(_word())
@@ -157,7 +157,7 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     /// The value is created first if needed. No copy is made, so this is the
     /// way to append to a per-thread buffer or use a per-thread cache.
     @inlinable
-    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public func withValue<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
@@ -167,7 +167,7 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     /// Whether the calling thread has a value: it has read, mutated or
     /// assigned one and not reset it since.
     @inlinable
-    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public var hasValue: Bool {
         ctl_has_value(_slot)
     }
@@ -178,7 +178,7 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     ///
     /// The value's deinitializer runs after it has been removed, so it may
     /// access this `ThreadLocal` again.
-    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public func reset() {
         guard let word = ctl_value_pointer(_slot) else { return }
         if let state = Self._pointers(word).state {
@@ -197,7 +197,7 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     /// Reads or writes a property of the calling thread's value, as in Python's
     /// `data.v = name`.
     @inlinable
-    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public subscript<Property>(dynamicMember keyPath: WritableKeyPath<Value, Property>) -> Property {
         get { value[keyPath: keyPath] }
         set { value[keyPath: keyPath] = newValue }
@@ -205,7 +205,7 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
 
     /// Reads a property of the calling thread's value.
     @inlinable
-    @available(*, noasync, message: "a thread-local value belongs to the current thread, which can change at every await; use TaskLocal for values that follow a task")
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public subscript<Property>(dynamicMember keyPath: KeyPath<Value, Property>) -> Property {
         value[keyPath: keyPath]
     }
