@@ -100,3 +100,10 @@ public final class ThreadBarrier: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 }
+
+/// Waits for a thread started with `startThread` to exit, thread-local
+/// destructors included.
+public func joinThread(_ thread: pthread_t) {
+    let status = pthread_join(thread, nil)
+    precondition(status == 0, "pthread_join failed: \(status)")
+}
