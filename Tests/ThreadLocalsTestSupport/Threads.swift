@@ -55,12 +55,27 @@ private final class ThreadBody: Sendable {
 /// One result per thread. Each thread writes only its own element; they are
 /// read after every thread was joined (`pthread_join` orders the accesses).
 private final class ResultSlots<Result>: @unchecked Sendable {
-    private var storage: [Result?]
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: Result) {
-        storage.withUnsafeMutableBufferPointer { $0[index] = value }
+    // Sendable: see above. The elements are separate memory locations, so the
+    // writers never touch the same memory.
+    private let storage: UnsafeMutablePointer<Result?>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil, count: count)
     }
-    var values: [Result] { storage.map { $0! } }
+
+    deinit {
+        storage.deinitialize(count: count)
+        storage.deallocate()
+    }
+
+    func set(_ index: Int, _ value: Result) {
+        storage[index] = value
+    }
+
+    var values: [Result] { (0..<count).map { storage[$0]! } }
 }
 
 /// A reusable barrier for `count` threads: every caller of `wait()` blocks
