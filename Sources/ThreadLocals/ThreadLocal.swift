@@ -48,18 +48,23 @@ public import CThreadLocals
 /// Like any variable, a thread's value must not be mutated while it is being
 /// accessed: inside ``withValue(_:)`` or a mutation of ``value``, this thread
 /// must not call ``reset()`` on the same `ThreadLocal`, nor assign or mutate
-/// its ``value`` again. For boxed values the store checks this (cheaply) and
-/// stops with a precondition failure that names the misuse; for values stored
-/// in the slot, the inner change is overwritten when the outer access ends.
+/// its ``value`` again. For boxed values this is checked (cheaply) and stops
+/// with a precondition failure that names the misuse, because the inner change
+/// could free memory that the outer access still uses. Values stored inline
+/// (trivial values) are read and written in place, so overlapping accesses
+/// behave like an unchecked variable: the result is one of the writes, and
+/// memory is never corrupted.
 ///
 /// ## Thread exit
 /// Values are released on the exiting thread, in up to four rounds: a
 /// deinitializer that runs then may read and write any `ThreadLocal`, and
 /// values it stores are released in the next round. In the last round the
-/// thread's storage is closed: reading then gives a fresh initial value that
-/// is not kept, and writing releases the new value at once. The main thread's
-/// values are not released when the process exits (`exit()` runs no thread
-/// destructors), as with pthread keys.
+/// thread's storage is closed: an access then works on a fresh initial value,
+/// and an assignment stores nothing; these values are released at the very
+/// end of the thread's teardown. (Deinitializers that keep creating values
+/// there without end stop the process with a message instead of looping.)
+/// The main thread's values are not released when the process exits
+/// (`exit()` runs no thread destructors), as with pthread keys.
 @dynamicMemberLookup
 public final class ThreadLocal<Value>: @unchecked Sendable {
     // Sendable: every thread reads and writes only its own value; the slot
@@ -274,11 +279,12 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
         switch Int(ctl_begin_initialization(_slot)) {
         case CTL_OK:
             let initial = _initialValue()
-            if let word = _store(initial) {
-                return word
+            guard let word = _store(initial) else {
+                // The slot is live and the storage open (checked just now),
+                // so only memory can have run out.
+                preconditionFailure("ThreadLocal<\(Value.self)>: out of memory for this thread's value")
             }
-            ctl_cancel_initialization(_slot)
-            return _initialize()
+            return word
         case CTL_EEXIST:
             return ctl_value_pointer(_slot).unsafelyUnwrapped
         case CTL_ENOMEM:
@@ -298,8 +304,10 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     }
 
     /// Stores `newValue` as the calling thread's value when the thread has
-    /// none, and returns its word; `nil` (dropping `newValue`) if the thread's
-    /// storage is closed.
+    /// none, and returns its word; `nil` if the thread's storage is closed.
+    /// `newValue` is then kept until the end of the thread's teardown rather
+    /// than released here, so that a deinitializer that assigns a value whose
+    /// deinitializer assigns again cannot recurse without bound.
     @usableFromInline
     @inline(never)
     @discardableResult
@@ -308,7 +316,9 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
         if ctl_set(_slot, word) {
             return ctl_value_pointer(_slot)
         }
-        Self._destroy(word)
+        if ctl__keep_until_exit(word, Self._storedInline ? nil : _releaseBox) == nil {
+            Self._destroy(word)
+        }
         return nil
     }
 }

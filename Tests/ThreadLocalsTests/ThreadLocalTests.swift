@@ -306,6 +306,26 @@ struct ThreadLocalTests {
         #expect(counter.live == 0)  // the value stored during teardown was released too
     }
 
+    /// A value whose deinitializer stores a successor, six times over: more
+    /// than the four rounds of teardown. The rest are kept past the closing
+    /// of the thread's storage and released at the end: all seven values are
+    /// released, and teardown ends.
+    @Test func assignmentsAfterTheStorageClosedAreStillReleased() {
+        let counter = LifetimeCounter()
+        let chain = ThreadLocal<LifetimeTracked<Int>?> { nil }
+        let reads = ThreadLocal { LifetimeTracked(-1, counter: counter) }
+        @Sendable func link(_ n: Int) -> LifetimeTracked<Int> {
+            LifetimeTracked(n, counter: counter) { n in
+                _ = reads.value.payload  // a read in every round, the closed one too
+                if n > 0 { chain.value = link(n - 1) }
+            }
+        }
+        onNewThread { chain.value = link(6) }
+        #expect(counter.created - counter.live == counter.released)
+        #expect(counter.live == 0)
+        #expect(counter.created >= 7 + 1)
+    }
+
     // MARK: - Many variables
 
     @Test func tenThousandLiveThreadLocals() {
