@@ -166,10 +166,11 @@ bool ctl_slot_is_live(ctl_slot slot);
 #define CTL_DESTRUCTOR_ROUNDS 4
 
 /// The number of slots whose per-thread entries live in the thread's own
-/// `_Thread_local` block (the fast path; 1.5 KiB of TLS per thread). Slots
-/// beyond it live in per-thread chunks on the heap, reached with one
-/// out-of-line call. Destroyed slot numbers are reused lowest-first, so a
-/// program with fewer than this many live slots uses only the fast path.
+/// `_Thread_local` block: the fast path. The block is 840 bytes per thread on
+/// 64-bit platforms. Slots beyond it live in per-thread chunks on the heap,
+/// reached with one out-of-line call. Destroyed slot numbers are reused
+/// lowest-first, so a program with fewer than this many live slots uses only
+/// the fast path.
 #define CTL_INLINE_SLOTS 64
 
 /// Tags of per-thread entries. Implementation detail.
