@@ -3,16 +3,19 @@
 # own `docc`, without the swift-docc-plugin: nothing is added to what a package
 # that depends on this one resolves.
 #
-#   Scripts/build-docs.sh [output-path]     (default: .build-docs/ThreadLocals.doccarchive)
+#   Scripts/build-docs.sh [output-path]     (default: .build/docs/ThreadLocals.doccarchive)
+#
+# The default output is under .build/, which SwiftPM skips when it scans the C
+# target rooted at the package root.
 #
 # Warnings are errors, and every public symbol must have a doc comment. To read
 # the result, serve the archive and open /documentation/threadlocals, e.g.
-#   python3 -m http.server -d .build-docs/ThreadLocals.doccarchive 8000
+#   python3 -m http.server -d .build/docs/ThreadLocals.doccarchive 8000
 # and http://localhost:8000/documentation/threadlocals in a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-output=${1:-.build-docs/ThreadLocals.doccarchive}
+output=${1:-.build/docs/ThreadLocals.doccarchive}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -23,15 +26,6 @@ swift build --target ThreadLocals --scratch-path "$work/build" \
     -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$work/symbol-graphs"
 graph=$work/symbol-graphs/ThreadLocals.symbols.json
 [[ -f $graph ]] || { echo "error: no symbol graph was emitted" >&2; exit 1; }
-
-# Temporary shim until the core doc comment is fixed: the ThreadLocal doc
-# comment links ``deinit``, which is not a symbol DocC can link to (deinit is
-# not in symbol graphs). Turn that one link into code voice; any other warning
-# still fails the build. Remove this once the comment says `deinit`.
-if grep -q '``deinit``' "$graph"; then
-    echo "note: Sources/ThreadLocals/ThreadLocal.swift links \`\`deinit\`\`; rendering it as \`deinit\` (fix the comment)"
-    sed -i.orig 's/``deinit``/`deinit`/g' "$graph"
-fi
 
 # 2. Every public symbol has a doc comment.
 python3 - "$graph" <<'PY'

@@ -289,7 +289,7 @@ int ctl_slot_destroy(ctl_slot slot) {
         // A destructor of this slot, run by this exiting thread, destroys the
         // slot: settle its own in-flight count now and tell `thread_exit`.
         store.slots[slot.index].inflight--;
-        ctl__tls.running = (ctl_slot){0, 0};
+        ctl__tls.running = (ctl_slot){0, 0, 0};
     }
     while (store.slots[slot.index].inflight > 0) pthread_cond_wait(&store.inflight_done, &store.lock);
     info = &store.slots[slot.index];
@@ -452,7 +452,7 @@ static void thread_exit(void *block) {
                 // then settled this call's in-flight count itself.
                 if (t->running.generation == 0) batch[i].slot.generation = 0;
             }
-            t->running = (ctl_slot){0, 0};
+            t->running = (ctl_slot){0, 0, 0};
             lock();
             for (int i = 0; i < n; i++)
                 if (batch[i].slot.generation != 0) store.slots[batch[i].slot.index].inflight--;
