@@ -40,6 +40,10 @@ let package = Package(
             name: "ThreadLocalsTests",
             dependencies: ["ThreadLocals", "ThreadLocalsTestSupport", "CThreadLocalsTestHarness"]
         ),
+        .testTarget(
+            name: "ThreadLocalsStressTests",
+            dependencies: ["ThreadLocals", "CThreadLocals", "ThreadLocalsTestSupport", "CThreadLocalsTestHarness"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #define CHECK(condition)                                                                                     \
     do {                                                                                                     \
@@ -318,4 +321,13 @@ int cth_fork_child_keeps_working(void) {
     CHECK(ctl_get_i64(slot) == 1234);  // the parent's value is untouched
     CHECK(ctl_slot_destroy(slot) == CTL_OK);
     return 0;
+}
+
+unsigned long long cth_heap_in_use(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    struct mallinfo2 info = mallinfo2();
+    return (unsigned long long)info.uordblks + (unsigned long long)info.hblkhd;
+#else
+    return 0;
+#endif
 }

@@ -22,4 +22,8 @@ int cth_misuse(void);
 /// thread's values and the store keeps working.
 int cth_fork_child_keeps_working(void);
 
+/// Bytes the C heap has handed out and not taken back (glibc's `mallinfo2`:
+/// every arena, plus mmapped blocks), or 0 where that is not known.
+unsigned long long cth_heap_in_use(void);
+
 #endif

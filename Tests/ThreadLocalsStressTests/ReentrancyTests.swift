@@ -1,0 +1,130 @@
+import CThreadLocals
+import Synchronization
+import Testing
+import ThreadLocals
+import ThreadLocalsTestSupport
+
+extension Stress {
+    /// Deinitializers that use thread-locals while their thread exits: the
+    /// outcome is bounded and the one the documentation gives.
+    @Suite("re-entrancy")
+    struct Reentrancy {
+        @Test("a deinit that reads its own ThreadLocal during thread exit sees a fresh value")
+        func deinitReadsSameLocal() {
+            let counter = LifetimeCounter()
+            let seen = Mutex<[Int]>([])
+            let local = Late<ThreadLocal<LifetimeTracked<Int>>>()
+            local.set(ThreadLocal { LifetimeTracked(0, counter: counter) })
+            let threads = StressConfig.scaled(200)
+            _ = onNewThreads(count: threads) { i in
+                local.get.value = LifetimeTracked(i + 1, counter: counter) { _ in
+                    // Runs in round 1 of this thread's exit: the value was
+                    // already taken out, so this creates a fresh one, which
+                    // round 2 releases.
+                    let payload = local.get.value.payload
+                    seen.withLock { $0.append(payload) }
+                }
+            }
+            #expect(seen.withLock { $0 } == Array(repeating: 0, count: threads))
+            #expect(counter.live == 0)
+            #expect(counter.created == 2 * threads)
+            local.set(nil)
+        }
+
+        @Test("a deinit that sets another ThreadLocal during thread exit: released in the next round")
+        func deinitSetsOtherLocal() {
+            let counter = LifetimeCounter()
+            let first = ThreadLocal<LifetimeTracked<Int>?>()
+            let second = ThreadLocal<TrackedPair<Int>?>()
+            let threads = StressConfig.scaled(200)
+            _ = onNewThreads(count: threads) { i in
+                first.value = LifetimeTracked(i, counter: counter) { payload in
+                    second.value = TrackedPair(
+                        name: "from deinit",
+                        tracked: LifetimeTracked(-payload, counter: counter)
+                    )
+                }
+            }
+            #expect(counter.live == 0)
+            #expect(counter.created == 2 * threads)
+        }
+
+        @Test("a deinit that creates, sets and drops a new ThreadLocal during thread exit")
+        func deinitCreatesLocal() {
+            let counter = LifetimeCounter()
+            let kept = Mutex<[ThreadLocal<LifetimeTracked<Int>?>]>([])
+            let first = ThreadLocal<LifetimeTracked<Int>?>()
+            let before = ctl_get_stats().live_slots
+            let threads = StressConfig.scaled(100)
+            _ = onNewThreads(count: threads) { i in
+                first.value = LifetimeTracked(i, counter: counter) { payload in
+                    // One variable outlives the thread (its value here is
+                    // released in the next round)...
+                    let outliving = ThreadLocal<LifetimeTracked<Int>?>()
+                    outliving.value = LifetimeTracked(-payload, counter: counter)
+                    kept.withLock { $0.append(outliving) }
+                    // ...and one is destroyed right here, on the exiting thread.
+                    let shortLived = ThreadLocal<LifetimeTracked<Int>?>()
+                    shortLived.value = LifetimeTracked(payload + 1_000_000, counter: counter)
+                }
+            }
+            #expect(counter.live == 0)
+            #expect(counter.created == 3 * threads)
+            #expect(kept.withLock { $0.count } == threads)
+            kept.withLock { $0 = [] }
+            #expect(ctl_get_stats().live_slots <= before)
+        }
+
+        @Test("a chain of deinits that store into their ThreadLocal ends, every value released once")
+        func deinitStoresAChain() {
+            let counter = LifetimeCounter()
+            let local = Late<ThreadLocal<LifetimeTracked<Int>?>>()
+            local.set(ThreadLocal())
+            // Each value's deinit stores the next one, 8 in all: rounds 1 to
+            // 3 store them, round 4 finds the storage closed, and the rest
+            // are kept until the end of the thread's teardown.
+            _ = onNewThread { local.get.value = chainLink(0, limit: 8, into: local, counter: counter) }
+            #expect(counter.live == 0)
+            #expect(counter.created == 8)
+            local.set(nil)
+        }
+
+        @Test("a deinit that stores into its ThreadLocal forever stops the process with a message")
+        func deinitStoresForever() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                let counter = LifetimeCounter()
+                let local = Late<ThreadLocal<LifetimeTracked<Int>?>>()
+                local.set(ThreadLocal())
+                _ = onNewThread { local.get.value = chainLink(0, limit: .max, into: local, counter: counter) }
+            }
+            let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+            #expect(message.contains("deinitializers keep creating thread-local values"), "stderr: \(message)")
+        }
+    }
+}
+
+/// A value whose deinit stores the next link of the chain into `local`, until
+/// `limit` links were made.
+@Sendable
+private func chainLink(
+    _ generation: Int,
+    limit: Int,
+    into local: Late<ThreadLocal<LifetimeTracked<Int>?>>,
+    counter: LifetimeCounter
+) -> LifetimeTracked<Int> {
+    LifetimeTracked(generation, counter: counter) { generation in
+        if generation + 1 < limit {
+            local.get.value = chainLink(generation + 1, limit: limit, into: local, counter: counter)
+        }
+    }
+}
+
+/// A reference that closures can capture before it is set (to build values
+/// whose deinitializers use the variable that holds them).
+final class Late<Object: AnyObject & Sendable>: @unchecked Sendable {
+    // Sendable: set before the threads that read it start, and after they end.
+    private var object: Object?
+    init() {}
+    func set(_ object: Object?) { self.object = object }
+    var get: Object { object! }
+}
