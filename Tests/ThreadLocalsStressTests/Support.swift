@@ -110,8 +110,10 @@ final class WorkerThread: @unchecked Sendable {
         thread = startThread { [self] in
             while true {
                 ready.wait()
-                guard let job else { return }
-                job()
+                guard self.job != nil else { return }
+                // Run it and drop it (and what it captured) before the caller
+                // goes on: tests count on releases having happened.
+                self.job!()
                 self.job = nil
                 done.signal()
             }
@@ -150,4 +152,10 @@ final class ReleaseLog: Sendable {
             defer { e = [] }; return e
         }
     }
+}
+
+/// Hands out 1, 2, 3, ... to any thread.
+final class Numbering: Sendable {
+    private let last = Atomic<Int>(0)
+    func next() -> Int { last.add(1, ordering: .relaxed).newValue }
 }

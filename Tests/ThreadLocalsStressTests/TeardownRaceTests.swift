@@ -20,7 +20,7 @@ extension Stress {
     struct TeardownRaces {
         @Test("a ThreadLocal deinitialized while threads holding its values exit")
         func deinitWhileThreadsExit() {
-            let rounds = StressConfig.scaled(400)
+            let rounds = StressConfig.scaled(2_000)
             let threads = 4
             let seed = StressConfig.replaySeed ?? StressConfig.freshSeed()
             var random = SeededGenerator(seed: seed)
@@ -61,7 +61,7 @@ extension Stress {
 
         @Test("slots destroyed and re-created while other threads read and write")
         func slotChurnWhileOthersReadAndWrite() {
-            let iterations = StressConfig.scaled(4_000)
+            let iterations = StressConfig.scaled(40_000)
             let workers = 3
             let counter = LifetimeCounter()
             let stable = ThreadLocal<LifetimeTracked<Int>?>()
