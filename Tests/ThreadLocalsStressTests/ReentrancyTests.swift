@@ -83,7 +83,7 @@ extension Stress {
             // Each value's deinit stores the next one, 8 in all: rounds 1 to
             // 3 store them, round 4 finds the storage closed, and the rest
             // are kept until the end of the thread's teardown.
-            _ = onNewThread { local.get.value = chainLink(0, limit: 8, into: local, counter: counter) }
+            onNewThread { local.get.value = chainLink(0, limit: 8, into: local, counter: counter) }
             #expect(counter.live == 0)
             #expect(counter.created == 8)
             local.set(nil)
@@ -95,7 +95,7 @@ extension Stress {
                 let counter = LifetimeCounter()
                 let local = Late<ThreadLocal<LifetimeTracked<Int>?>>()
                 local.set(ThreadLocal())
-                _ = onNewThread { local.get.value = chainLink(0, limit: .max, into: local, counter: counter) }
+                onNewThread { local.get.value = chainLink(0, limit: .max, into: local, counter: counter) }
             }
             let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
             #expect(message.contains("deinitializers keep creating thread-local values"), "stderr: \(message)")

@@ -27,7 +27,7 @@ enum Stress {}
 /// one random sequence of the model-based tests.
 enum StressConfig {
     static let scale: Int = {
-        guard let text = getenv("STRESS_SCALE").map({ String(cString: $0) }), let value = Int(text), value > 0 else {
+        guard let text = environment("STRESS_SCALE"), let value = Int(text), value > 0 else {
             return 1
         }
         return value
@@ -36,7 +36,12 @@ enum StressConfig {
     static func scaled(_ ciSize: Int) -> Int { ciSize * scale }
 
     /// The seed given in `STRESS_SEED`, if any.
-    static let replaySeed: UInt64? = getenv("STRESS_SEED").flatMap { UInt64(String(cString: $0)) }
+    static let replaySeed: UInt64? = environment("STRESS_SEED").flatMap { UInt64($0) }
+
+    private static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        return String(validatingCString: value)
+    }
 
     /// A seed for a run that was not given one.
     static func freshSeed() -> UInt64 {
@@ -72,7 +77,8 @@ func residentBytes() -> Int? {
     defer { fclose(file) }
     var buffer = [CChar](repeating: 0, count: 256)
     guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
-    let fields = String(cString: buffer).split(separator: " ")
+    let fields = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        .split(separator: " ")
     guard fields.count >= 2, let pages = Int(fields[1]) else { return nil }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

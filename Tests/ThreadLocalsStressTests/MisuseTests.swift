@@ -1,0 +1,239 @@
+import CThreadLocals
+import Synchronization
+import Testing
+import ThreadLocals
+import ThreadLocalsTestSupport
+
+extension Stress {
+    /// Every misuse through the public API has a defined outcome: a refusal
+    /// (C error code or `false`), a documented result, or a precondition
+    /// failure whose message names the misuse. The README's misuse table lists
+    /// them; each row is checked here.
+    @Suite("misuse")
+    struct Misuse {
+        // MARK: Swift: precondition failures that name the misuse
+
+        @Test("reset() inside withValue on a boxed value stops with a message")
+        func resetInsideWithValue() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                resetInsideWithValueInChild()
+            }
+            expectMessage(result, "reset() was called while this thread's value is being accessed")
+        }
+
+        @Test("assigning value inside withValue on a boxed value stops with a message")
+        func assignInsideWithValue() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                assignInsideWithValueInChild()
+            }
+            expectMessage(result, "was assigned or mutated while this thread was already accessing it")
+        }
+
+        @Test("nested withValue on the same boxed value stops with a message")
+        func nestedWithValue() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                nestedWithValueInChild()
+            }
+            expectMessage(result, "was assigned or mutated while this thread was already accessing it")
+        }
+
+        @Test("reading value inside withValue on a boxed value stops with a message")
+        func readInsideWithValue() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                readInsideWithValueInChild()
+            }
+            expectMessage(result, "the value was read while this thread was mutating it")
+        }
+
+        @Test("an initial-value closure that reads its own ThreadLocal stops with a message")
+        func recursiveInitialValue() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                recursiveInitialValueInChild()
+            }
+            expectMessage(result, "the initial-value closure accessed the same ThreadLocal on the same thread")
+        }
+
+        @Test("deinitializers that re-create values without end stop the process with a message")
+        func endlessRecreationOnRead() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                endlessRecreationOnReadInChild()
+            }
+            expectMessage(result, "deinitializers keep creating thread-local values")
+        }
+
+        // MARK: Swift: documented outcomes without a stop
+
+        @Test("reset() and assignment inside withValue on a scalar in the slot: memory safe, documented result")
+        func scalarInsideWithValue() {
+            let local = ThreadLocal { 0 }
+            local.withValue { value in
+                value = 5
+                local.value = 7  // not checked for scalars: one of the two writes wins
+            }
+            #expect(local.value == 5 || local.value == 7)
+            local.withValue { value in
+                value = 9
+                local.reset()  // the value is removed; the outer write goes nowhere
+            }
+            #expect(!local.hasValue)
+            #expect(local.value == 0)
+        }
+
+        @Test("values created or assigned after the thread's storage closed are released once, at the end of teardown")
+        func valuesAfterStorageClosed() {
+            let counter = LifetimeCounter()
+            let other = ThreadLocal<LifetimeTracked<Int>?>()
+            let lazy = ThreadLocal { LifetimeTracked(-1, counter: counter) }
+            let rounds = Atomic<Int>(0)
+            let trigger = Late<ThreadLocal<LifetimeTracked<Int>?>>()
+            @Sendable func reviving(_ round: Int) -> LifetimeTracked<Int> {
+                LifetimeTracked(round, counter: counter) { round in
+                    rounds.add(1, ordering: .relaxed)
+                    if round + 1 < CTL_DESTRUCTOR_ROUNDS {
+                        trigger.get.value = reviving(round + 1)  // stored: released next round
+                    } else {
+                        // The last round: storage closed.
+                        other.value = LifetimeTracked(100, counter: counter)  // kept, then released
+                        _ = lazy.value.payload  // a fresh initial value, kept, then released
+                        _ = other.hasValue
+                    }
+                }
+            }
+            trigger.set(ThreadLocal())
+            onNewThread { trigger.get.value = reviving(0) }
+            #expect(rounds.load(ordering: .relaxed) == Int(CTL_DESTRUCTOR_ROUNDS))
+            #expect(counter.live == 0)
+            #expect(counter.created == Int(CTL_DESTRUCTOR_ROUNDS) + 2)
+            trigger.set(nil)
+        }
+
+        // MARK: C: refusals
+
+        @Test("C: destroying twice, using a destroyed or never-created slot, a null destructor")
+        func cMisuse() {
+            var slot = ctl_slot()
+            #expect(ctl_slot_create(&slot, nil, nil) == CTL_OK)  // a null destructor is allowed
+            #expect(ctl_set_i64(slot, 5))
+            #expect(ctl_slot_destroy(slot) == CTL_OK)  // the value is dropped, not destroyed
+            #expect(ctl_slot_destroy(slot) == CTL_EINVAL)  // twice: refused, nothing changes
+            #expect(!ctl_slot_is_live(slot))
+            #expect(!ctl_has_value(slot) && ctl_get_i64(slot) == 0 && ctl_value_pointer(slot) == nil)
+            #expect(!ctl_set_i64(slot, 6))  // use after destroy: refused, ownership stays with the caller
+            var taken = ctl_value()
+            #expect(!ctl_take(slot, &taken))
+            #expect(ctl_begin_initialization(slot) == CTL_EINVAL)
+            ctl_cancel_initialization(slot)  // no effect
+            #expect(!ctl_has_value(slot))
+
+            // A handle never created: zero-initialized (as a C `static
+            // ctl_slot s;` before `ctl_slot_create`), made up, out of range,
+            // or with a lane that does not match its number.
+            for bogus in [
+                ctl_slot(), ctl_slot(lane: 5, generation: 0, index: 5),
+                ctl_slot(lane: 3, generation: 12_345, index: 3),
+                ctl_slot(lane: UInt32(CTL_INLINE_SLOTS), generation: 1, index: 4_000_000_000),
+                ctl_slot(lane: 7, generation: 0x7fff_fff0, index: 900),
+            ] {
+                #expect(ctl_slot_destroy(bogus) == CTL_EINVAL)
+                #expect(!ctl_set_i64(bogus, 1))
+                #expect(!ctl_has_value(bogus))
+                #expect(ctl_get_i64(bogus) == 0)
+                #expect(ctl_value_pointer(bogus) == nil)
+            }
+
+            // A null destructor at thread exit: values simply dropped.
+            var scalars = ctl_slot()
+            #expect(ctl_slot_create(&scalars, nil, nil) == CTL_OK)
+            let handle = scalars
+            let stored = onNewThread { ctl_set_i64(handle, 42) && ctl_get_i64(handle) == 42 }
+            #expect(stored)
+            #expect(ctl_slot_destroy(scalars) == CTL_OK)
+        }
+
+        @Test("C: a store from a destructor in the last round is refused and the caller keeps ownership")
+        func cStoreAfterClose() {
+            let log = ReleaseLog()
+            let context = Unmanaged.passRetained(log).toOpaque()
+            defer { Unmanaged<ReleaseLog>.fromOpaque(context).release() }
+            var slot = ctl_slot()
+            #expect(
+                ctl_slot_create(
+                    &slot,
+                    { value, context in
+                        let log = Unmanaged<ReleaseLog>.fromOpaque(context!).takeUnretainedValue()
+                        log.append(Int(value.i64))
+                        // Store again; `ctl_set` says whether it was stored.
+                        let round = Int(value.i64) + 1
+                        log.append(ctl_set_i64(stressSlot.withLock { $0 }, Int64(round)) ? 1_000 : -1_000)
+                    },
+                    context
+                ) == CTL_OK
+            )
+            let handle = slot
+            stressSlot.withLock { $0 = handle }
+            _ = onNewThread { ctl_set_i64(handle, 1) }
+            // Rounds 1-3 store again (accepted); round 4's store is refused.
+            #expect(log.drain() == [1, 1_000, 2, 1_000, 3, 1_000, 4, -1_000])
+            #expect(ctl_slot_destroy(slot) == CTL_OK)
+        }
+    }
+}
+
+// The bodies of the exit tests, run in the child process: synchronous, as
+// the accessors are `noasync`.
+
+private func resetInsideWithValueInChild() {
+    let local = ThreadLocal { [1, 2, 3] }
+    local.withValue { _ in local.reset() }
+}
+
+private func assignInsideWithValueInChild() {
+    let local = ThreadLocal { "a" }
+    local.withValue { _ in local.value = "b" }
+}
+
+private func nestedWithValueInChild() {
+    let local = ThreadLocal { [0] }
+    local.withValue { _ in local.withValue { $0.append(1) } }
+}
+
+private func readInsideWithValueInChild() {
+    let local = ThreadLocal { [0] }
+    local.withValue { _ in _ = local.value.count }
+}
+
+private func recursiveInitialValueInChild() {
+    let local = Late<ThreadLocal<Int>>()
+    local.set(ThreadLocal { local.get.value + 1 })
+    _ = local.get.value
+}
+
+private func endlessRecreationOnReadInChild() {
+    // Each value's deinit reads the variable, whose initial value
+    // is another such value: after the storage closes, every read
+    // hands out a kept value, and the passes that release them
+    // never run dry.
+    let local = Late<ThreadLocal<SelfReading>>()
+    local.set(ThreadLocal { SelfReading(local) })
+    onNewThread { _ = local.get.value }
+}
+
+/// The slot of `cStoreAfterClose`, for its C destructor.
+private let stressSlot = Mutex(ctl_slot())
+
+/// A value whose deinit reads the variable that holds it.
+private final class SelfReading: Sendable {
+    let local: Late<ThreadLocal<SelfReading>>
+    init(_ local: Late<ThreadLocal<SelfReading>>) { self.local = local }
+    deinit { _ = local.get.value }
+}
+
+/// Checks that an exit test's child stopped with `message` on stderr.
+private func expectMessage(
+    _ result: ExitTest.Result?,
+    _ message: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(stderr.contains(message), "stderr: \(stderr)", sourceLocation: sourceLocation)
+}
