@@ -87,7 +87,9 @@ typedef union ctl_value {
 /// lane in the per-thread inline table.
 ///
 /// Handles are plain values; copy them freely. A handle whose slot was
-/// destroyed stays invalid forever, even after its number is reused.
+/// destroyed stays invalid forever, even after its number is reused. A
+/// zero-initialized handle names no slot: it reads as empty, and stores,
+/// `ctl_take` and `ctl_slot_destroy` refuse it.
 typedef struct ctl_slot {
     /// Where the slot's entry lives in the thread's inline table: `index` for
     /// the first `CTL_INLINE_SLOTS` slots, `CTL_INLINE_SLOTS` for all others
@@ -237,7 +239,10 @@ bool ctl__set_slow(ctl_slot slot, ctl_value value);
 /// Cost for the first `CTL_INLINE_SLOTS` live slots: two loads, a compare and a
 /// branch on the thread's own block, inline.
 CTL_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot) {
-    if (CTL_LIKELY(ctl__tls.tags[slot.lane] == slot.generation)) return &ctl__tls.values[slot.lane];
+    // Generation 0 is no live slot's (it is a zero-initialized handle's), and
+    // it would match every empty entry, whose tag is 0 too.
+    if (CTL_LIKELY(ctl__tls.tags[slot.lane] == slot.generation && slot.generation != 0))
+        return &ctl__tls.values[slot.lane];
     if (slot.lane != CTL_INLINE_SLOTS) return NULL;
     return ctl__overflow_value_pointer(slot);
 }

@@ -128,12 +128,12 @@ static void clear_entry(entry_ref e) {
 
 ctl_value *ctl__overflow_value_pointer(ctl_slot slot) {
     entry_ref e = entry_in(&ctl__tls, slot.index);
-    return e.tag && *e.tag == slot.generation ? e.value : NULL;
+    return e.tag && slot.generation != 0 && *e.tag == slot.generation ? e.value : NULL;
 }
 
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(&ctl__tls, slot.index);
-    if (e.tag == NULL || *e.tag != slot.generation) return false;
+    if (e.tag == NULL || slot.generation == 0 || *e.tag != slot.generation) return false;
     if (value) *value = *e.value;
     clear_entry(e);
     return true;

@@ -139,6 +139,7 @@ extension Stress {
                 #expect(!ctl_has_value(bogus))
                 #expect(ctl_get_i64(bogus) == 0)
                 #expect(ctl_value_pointer(bogus) == nil)
+                #expect(!ctl_take(bogus, &taken))
             }
 
             // A null destructor at thread exit: values simply dropped.
