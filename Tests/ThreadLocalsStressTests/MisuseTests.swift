@@ -220,7 +220,7 @@ private func endlessRecreationOnReadInChild() {
 }
 
 /// The slot of `cStoreAfterClose`, for its C destructor.
-private let stressSlot = Mutex(ctl_slot())
+private let stressSlot = Locked(ctl_slot())
 
 /// A value whose deinit reads the variable that holds it.
 private final class SelfReading: Sendable {

@@ -12,7 +12,7 @@ extension Stress {
         @Test("a deinit that reads its own ThreadLocal during thread exit sees a fresh value")
         func deinitReadsSameLocal() {
             let counter = LifetimeCounter()
-            let seen = Mutex<[Int]>([])
+            let seen = Locked<[Int]>([])
             let local = Late<ThreadLocal<LifetimeTracked<Int>>>()
             local.set(ThreadLocal { LifetimeTracked(0, counter: counter) })
             let threads = StressConfig.scaled(200)
@@ -52,7 +52,7 @@ extension Stress {
         @Test("a deinit that creates, sets and drops a new ThreadLocal during thread exit")
         func deinitCreatesLocal() {
             let counter = LifetimeCounter()
-            let kept = Mutex<[ThreadLocal<LifetimeTracked<Int>?>]>([])
+            let kept = Locked<[ThreadLocal<LifetimeTracked<Int>?>]>([])
             let first = ThreadLocal<LifetimeTracked<Int>?>()
             let before = ctl_get_stats().live_slots
             let threads = StressConfig.scaled(100)

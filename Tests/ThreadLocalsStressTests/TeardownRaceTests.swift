@@ -65,7 +65,7 @@ extension Stress {
             let workers = 3
             let counter = LifetimeCounter()
             let stable = ThreadLocal<LifetimeTracked<Int>?>()
-            let current = Mutex<Churned?>(Churned(id: 0))
+            let current = Locked<Churned?>(Churned(id: 0))
             let stop = Atomic<Bool>(false)
             let churns = Atomic<Int>(0)
 

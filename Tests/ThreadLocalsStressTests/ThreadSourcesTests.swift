@@ -20,7 +20,7 @@ extension Stress {
             let local = ThreadLocal<LifetimeTracked<Int>?>()
             let threads = 8
             let started = DispatchGroup()
-            let seen = Mutex<[Int]>([])
+            let seen = Locked<[Int]>([])
             for i in 0..<threads {
                 started.enter()
                 Thread.detachNewThread {
@@ -53,7 +53,7 @@ extension Stress {
         func dispatchWorkers() {
             let counter = LifetimeCounter()
             let local = ThreadLocal { 0 }
-            let record = Mutex<[UInt: [Int]]>([:])
+            let record = Locked<[UInt: [Int]]>([:])
             let iterations = StressConfig.scaled(2_000)
             do {
                 let tracked = ThreadLocal<LifetimeTracked<Int>?>()
