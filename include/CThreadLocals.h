@@ -88,15 +88,16 @@ typedef union ctl_value {
 ///
 /// Handles are plain values; copy them freely. A handle whose slot was
 /// destroyed stays invalid forever, even after its number is reused. A
-/// zero-initialized handle names no slot: it reads as empty, and stores,
-/// `ctl_take` and `ctl_slot_destroy` refuse it.
+/// zero-initialized handle names no slot (no entry's tag is ever 0, so its
+/// generation 0 matches nothing): it reads as empty, and stores, `ctl_take`
+/// and `ctl_slot_destroy` refuse it.
 typedef struct ctl_slot {
     /// Where the slot's entry lives in the thread's inline table: `index` for
     /// the first `CTL_INLINE_SLOTS` slots, `CTL_INLINE_SLOTS` for all others
     /// (an entry that never holds a value, so that the inline check fails and
     /// the out-of-line lookup takes over, with no bounds check).
     uint32_t lane;
-    /// The generation of `index`: 1 ... 0x7fffffff.
+    /// The generation of `index`: 1 ... 0x7ffffffe.
     uint32_t generation;
     /// The slot number.
     uint32_t index;
@@ -177,10 +178,14 @@ bool ctl_slot_is_live(ctl_slot slot);
 
 /// Tags of per-thread entries. Implementation detail.
 ///
-/// A tag is 0 when the thread has no value, the slot's generation when it has
-/// one, and the generation with `CTL__TAG_INITIALIZING` set while a lazy
-/// initialiser runs (see `ctl_begin_initialization`).
+/// A tag is `CTL__TAG_EMPTY` when the thread has no value, the slot's
+/// generation when it has one, and the generation with `CTL__TAG_INITIALIZING`
+/// set while a lazy initialiser runs (see `ctl_begin_initialization`).
+/// `CTL__TAG_EMPTY` equals no generation a handle can carry, not even the 0 of
+/// a zero-initialized handle, so the inline check refuses such a handle with
+/// no extra test.
 #define CTL__TAG_INITIALIZING 0x80000000u
+#define CTL__TAG_EMPTY 0xffffffffu
 
 /// An entry of a heap chunk (slots at and above `CTL_INLINE_SLOTS`).
 typedef struct ctl__entry {
@@ -196,7 +201,7 @@ typedef struct ctl__entry {
 /// reached with one scaled-index instruction each.
 typedef struct ctl__thread_block {
     /// `tags[CTL_INLINE_SLOTS]` is the lane of every slot beyond the inline
-    /// ones; it stays 0 forever.
+    /// ones; it stays `CTL__TAG_EMPTY` forever.
     uint32_t tags[CTL_INLINE_SLOTS + 1];
     ctl_value values[CTL_INLINE_SLOTS + 1];
     /// Heap chunks of `CTL_INLINE_SLOTS` entries for slots at and above
@@ -239,9 +244,7 @@ bool ctl__set_slow(ctl_slot slot, ctl_value value);
 /// Cost for the first `CTL_INLINE_SLOTS` live slots: two loads, a compare and a
 /// branch on the thread's own block, inline.
 CTL_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot) {
-    // Generation 0 is no live slot's (it is a zero-initialized handle's), and
-    // it would match every empty entry, whose tag is 0 too.
-    if (CTL_LIKELY(ctl__tls.tags[slot.lane] == slot.generation && slot.generation != 0))
+    if (CTL_LIKELY(ctl__tls.tags[slot.lane] == slot.generation))
         return &ctl__tls.values[slot.lane];
     if (slot.lane != CTL_INLINE_SLOTS) return NULL;
     return ctl__overflow_value_pointer(slot);

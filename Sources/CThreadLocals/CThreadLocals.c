@@ -22,7 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-_Thread_local ctl__thread_block ctl__tls CTL_TLS_MODEL;
+// Every tag starts empty (not 0: see CTL__TAG_EMPTY), so the block is
+// initialized TLS, copied into each new thread.
+_Thread_local ctl__thread_block ctl__tls CTL_TLS_MODEL = {
+    .tags = {[0 ... CTL_INLINE_SLOTS] = CTL__TAG_EMPTY},
+};
 
 enum {
     state_fresh = 0,        // never stored a value; not in the thread list
@@ -31,7 +35,9 @@ enum {
     state_closed = 3,       // done: not in the list; stores fail
 };
 
-enum { max_generation = 0x7fffffffu, batch_size = 64 };
+// The largest generation: with CTL__TAG_INITIALIZING set it is still not
+// CTL__TAG_EMPTY.
+enum { max_generation = 0x7ffffffeu, batch_size = 64 };
 
 typedef struct slot_info {
     ctl_destructor destructor;
@@ -122,18 +128,18 @@ static entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
 }
 
 static void clear_entry(entry_ref e) {
-    *e.tag = 0;
+    *e.tag = CTL__TAG_EMPTY;
     e.value->u64 = 0;
 }
 
 ctl_value *ctl__overflow_value_pointer(ctl_slot slot) {
     entry_ref e = entry_in(&ctl__tls, slot.index);
-    return e.tag && slot.generation != 0 && *e.tag == slot.generation ? e.value : NULL;
+    return e.tag && *e.tag == slot.generation ? e.value : NULL;
 }
 
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(&ctl__tls, slot.index);
-    if (e.tag == NULL || slot.generation == 0 || *e.tag != slot.generation) return false;
+    if (e.tag == NULL || *e.tag != slot.generation) return false;
     if (value) *value = *e.value;
     clear_entry(e);
     return true;
@@ -156,8 +162,10 @@ static entry_ref ensure_entry(uint32_t index) {
         t->chunk_count = count;
     }
     if (t->chunks[c] == NULL) {
-        t->chunks[c] = calloc(CTL_INLINE_SLOTS, sizeof(ctl__entry));
-        if (t->chunks[c] == NULL) return (entry_ref){NULL, NULL};
+        ctl__entry *chunk = calloc(CTL_INLINE_SLOTS, sizeof(ctl__entry));
+        if (chunk == NULL) return (entry_ref){NULL, NULL};
+        for (int i = 0; i < CTL_INLINE_SLOTS; i++) chunk[i].tag = CTL__TAG_EMPTY;
+        t->chunks[c] = chunk;
     }
     return entry_in(t, index);
 }
@@ -271,7 +279,7 @@ int ctl_slot_destroy(ctl_slot slot) {
         int n = 0;
         for (ctl__thread_block *t = store.threads; t && n < batch_size; t = t->next) {
             entry_ref e = entry_in(t, slot.index);
-            if (e.tag == NULL || *e.tag == 0) continue;
+            if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
             if (*e.tag == slot.generation) batch[n++] = *e.value;
             clear_entry(e);
         }
@@ -353,7 +361,7 @@ int ctl_begin_initialization(ctl_slot slot) {
 void ctl_cancel_initialization(ctl_slot slot) {
     lock();
     entry_ref e = entry_in(&ctl__tls, slot.index);
-    if (e.tag && *e.tag == (slot.generation | CTL__TAG_INITIALIZING)) *e.tag = 0;
+    if (e.tag && *e.tag == (slot.generation | CTL__TAG_INITIALIZING)) *e.tag = CTL__TAG_EMPTY;
     unlock();
 }
 
@@ -375,7 +383,7 @@ static int take_batch(ctl__thread_block *t, uint32_t *cursor, pending *batch) {
     while (*cursor < store.slot_count && n < batch_size) {
         uint32_t index = (*cursor)++;
         entry_ref e = entry_in(t, index);
-        if (e.tag == NULL || *e.tag == 0) continue;
+        if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
         slot_info *info = &store.slots[index];
         if (info->live && *e.tag == info->generation) {
             info->inflight++;
@@ -469,7 +477,7 @@ static void thread_exit(void *block) {
     free(t->chunks);
     t->chunks = NULL;
     t->chunk_count = 0;
-    memset(t->tags, 0, sizeof t->tags);
+    for (int i = 0; i <= CTL_INLINE_SLOTS; i++) t->tags[i] = CTL__TAG_EMPTY;
     memset(t->values, 0, sizeof t->values);
     if (t->prev) t->prev->next = t->next;
     else store.threads = t->next;
