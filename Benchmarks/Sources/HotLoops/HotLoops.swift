@@ -1,0 +1,405 @@
+// The hot single-thread cases: each is one `@inline(never)` function that
+// performs `n` accesses of one kind on the calling thread and returns a sum, so
+// that nothing is dead code.
+//
+// What is measured: the cost of one per-thread access (a read, or a
+// read-modify-write) once the calling thread already has its value. The
+// wall-clock benchmarks (ThreadLocalBenchmarks) and the instruction counts
+// (InstructionCounts under callgrind) call these same functions, so both
+// measure the same machine code.
+//
+// Every loop body calls `rtls_barrier()`, an empty `asm volatile` with a memory
+// clobber that emits no instruction: it stops the optimiser from hoisting an
+// access out of the loop or folding n increments into one add, for every case
+// alike (the raw C accessors contain the same barrier).
+
+import CRawTLS
+import CThreadLocals
+import Foundation
+import NIOPosix
+import Synchronization
+import ThreadLocals
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+// MARK: - Values
+
+/// The class value of the class rows (`ThreadLocal<Counter>`, the pthread-key
+/// box, swift-nio's `ThreadSpecificVariable`). Reads read `id`, a `let`, so a
+/// read measures getting the reference; read-modify-writes change `count`.
+public final class Counter: @unchecked Sendable {
+    // @unchecked Sendable: each instance is only ever used by the thread whose
+    // thread-local holds it.
+    public let id: Int
+    public var count: Int
+    public init(id: Int = 1, count: Int = 0) {
+        self.id = id
+        self.count = count
+    }
+}
+
+/// A struct with a String: not bitwise-copyable, so `ThreadLocal` boxes it.
+public struct Named: Sendable {
+    public var name: String
+    public var count: Int
+    public init(name: String = "worker", count: Int = 0) {
+        self.name = name
+        self.count = count
+    }
+}
+
+/// TaskLocal row: a task-local integer.
+public enum TaskLocals {
+    @TaskLocal public static var value: Int = 0
+}
+
+// MARK: - Fixtures
+
+/// Every variable the hot loops use, created once per process.
+///
+/// Call `prepareCurrentThread()` on a thread before running loops on it, so
+/// that lazy first-access work is not part of any measurement.
+public final class Fixtures: @unchecked Sendable {
+    // @unchecked Sendable: the fields are immutable handles to thread-safe
+    // per-thread stores (each thread only reaches its own value); the Mutex
+    // is Sendable itself.
+    public let slot: ctl_slot
+    public let threadLocalInt = ThreadLocal<Int> { 0 }
+    public let threadLocalClass = ThreadLocal<Counter> { Counter() }
+    public let threadLocalStruct = ThreadLocal<Named> { Named() }
+    public let pthreadKey: pthread_key_t
+    public let nioVariable = ThreadSpecificVariable<Counter>()
+    public let mutexMap = Mutex<[UInt: Int]>([:])
+    public static let threadDictionaryKey = "swift-thread-local.bench"
+    /// Keeps `CTL_INLINE_SLOTS` variables alive so that `threadLocalIntOutOfLine`
+    /// gets a slot beyond the inline lanes (its accesses take the out-of-line
+    /// lookup, one C call).
+    public let fillers: [ThreadLocal<Int>]
+    public let threadLocalIntOutOfLine: ThreadLocal<Int>
+    private let prepared = ThreadLocal<Bool> { false }
+
+    public init() {
+        var slot = ctl_slot()
+        precondition(ctl_slot_create(&slot, nil, nil) == 0, "ctl_slot_create failed")
+        self.slot = slot
+        fillers = (0..<Int(CTL_INLINE_SLOTS)).map { _ in ThreadLocal<Int> { 0 } }
+        threadLocalIntOutOfLine = ThreadLocal<Int> { 0 }
+        var key = pthread_key_t()
+        // The destructor releases the +1 reference that setspecific stored.
+        precondition(
+            pthread_key_create(&key) { pointer in
+                // pthread calls destructors only for non-NULL values.
+                Unmanaged<Counter>.fromOpaque(pointer.unsafelyUnwrapped).release()
+            } == 0,
+            "pthread_key_create failed"
+        )
+        self.pthreadKey = key
+    }
+
+    /// Gives the calling thread its value in every store (once per thread;
+    /// later calls cost one thread-local read).
+    public func prepareCurrentThread() {
+        if prepared.value { return }
+        prepared.value = true
+        threadLocalIntOutOfLine.value = 0
+        rtls_set(0)
+        precondition(ctl_set_i64(slot, 0))
+        threadLocalInt.value = 0
+        _ = threadLocalClass.value
+        _ = threadLocalStruct.value
+        if pthread_getspecific(pthreadKey) == nil {
+            pthread_setspecific(pthreadKey, Unmanaged.passRetained(Counter()).toOpaque())
+        }
+        if nioVariable.currentValue == nil {
+            nioVariable.currentValue = Counter()
+        }
+        Thread.current.threadDictionary[Self.threadDictionaryKey] = 0
+        let id = currentThreadID()
+        mutexMap.withLock { $0[id] = 0 }
+    }
+}
+
+/// The calling thread's id, as the Mutex-map row keys its dictionary.
+@inline(__always)
+public func currentThreadID() -> UInt {
+    #if canImport(Darwin)
+        UInt(bitPattern: pthread_self())
+    #else
+        UInt(pthread_self())
+    #endif
+}
+
+// MARK: - 1. Raw `_Thread_local` through inline C accessors (the floor)
+
+@inline(never)
+public func rawRead(_ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        sum &+= Int(rtls_get())
+        rtls_barrier()
+    }
+    return sum
+}
+
+/// Wrapping increment in C: load, add, store.
+@inline(never)
+public func rawIncrement(_ n: Int) -> Int {
+    for _ in 0..<n {
+        rtls_increment()
+        rtls_barrier()
+    }
+    return Int(rtls_get())
+}
+
+/// The same raw access, incremented in Swift with `+` (overflow-checked), the
+/// fair floor for `counter.value += 1`.
+@inline(never)
+public func rawIncrementChecked(_ n: Int) -> Int {
+    for _ in 0..<n {
+        rtls_set(rtls_get() + 1)
+        rtls_barrier()
+    }
+    return Int(rtls_get())
+}
+
+// MARK: - 2. The C typed slot API
+
+@inline(never)
+public func slotRead(_ slot: ctl_slot, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        sum &+= Int(ctl_get_i64(slot))
+        rtls_barrier()
+    }
+    return sum
+}
+
+@inline(never)
+public func slotIncrement(_ slot: ctl_slot, _ n: Int) -> Int {
+    for _ in 0..<n {
+        _ = ctl_set_i64(slot, ctl_get_i64(slot) &+ 1)
+        rtls_barrier()
+    }
+    return Int(ctl_get_i64(slot))
+}
+
+@inline(never)
+public func slotPointerIncrement(_ slot: ctl_slot, _ n: Int) -> Int {
+    for _ in 0..<n {
+        // Invariant: prepareCurrentThread() stored a value in `slot` on this
+        // thread, so the pointer is non-nil.
+        ctl_value_pointer(slot).unsafelyUnwrapped.pointee.i64 &+= 1
+        rtls_barrier()
+    }
+    return Int(ctl_get_i64(slot))
+}
+
+// MARK: - 3. ThreadLocal
+
+@inline(never)
+public func threadLocalIntRead(_ counter: ThreadLocal<Int>, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        sum &+= counter.value
+        rtls_barrier()
+    }
+    return sum
+}
+
+/// The same read, of a variable whose slot is beyond the inline lanes
+/// (`Fixtures.threadLocalIntOutOfLine`): the out-of-line lookup path.
+@inline(never)
+public func threadLocalIntReadOutOfLine(_ counter: ThreadLocal<Int>, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        sum &+= counter.value
+        rtls_barrier()
+    }
+    return sum
+}
+
+/// The natural spelling: `+=` on Int is overflow-checked.
+@inline(never)
+public func threadLocalIntIncrement(_ counter: ThreadLocal<Int>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        counter.value += 1
+        rtls_barrier()
+    }
+    return counter.value
+}
+
+@inline(never)
+public func threadLocalIntIncrementWrapping(_ counter: ThreadLocal<Int>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        counter.value &+= 1
+        rtls_barrier()
+    }
+    return counter.value
+}
+
+@inline(never)
+public func threadLocalIntWithValue(_ counter: ThreadLocal<Int>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        counter.withValue { $0 &+= 1 }
+        rtls_barrier()
+    }
+    return counter.value
+}
+
+@inline(never)
+public func threadLocalClassRead(_ local: ThreadLocal<Counter>, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        sum &+= local.value.id
+        rtls_barrier()
+    }
+    return sum
+}
+
+@inline(never)
+public func threadLocalClassIncrement(_ local: ThreadLocal<Counter>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        local.value.count &+= 1
+        rtls_barrier()
+    }
+    return local.value.count
+}
+
+@inline(never)
+public func threadLocalStructRead(_ local: ThreadLocal<Named>, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        sum &+= local.value.count
+        rtls_barrier()
+    }
+    return sum
+}
+
+@inline(never)
+public func threadLocalStructIncrement(_ local: ThreadLocal<Named>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        local.value.count &+= 1
+        rtls_barrier()
+    }
+    return local.value.count
+}
+
+@inline(never)
+public func threadLocalStructWithValue(_ local: ThreadLocal<Named>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        local.withValue { $0.count &+= 1 }
+        rtls_barrier()
+    }
+    return local.value.count
+}
+
+// MARK: - 4. A pthread key holding an Unmanaged box, by hand
+
+@inline(never)
+public func pthreadKeyRead(_ key: pthread_key_t, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        // Invariant: prepareCurrentThread() stored a +1 Counter in the key on
+        // this thread; it stays alive until the thread exits.
+        let box = Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped).takeUnretainedValue()
+        sum &+= box.id
+        rtls_barrier()
+    }
+    return sum
+}
+
+@inline(never)
+public func pthreadKeyIncrement(_ key: pthread_key_t, _ n: Int) -> Int {
+    for _ in 0..<n {
+        // Invariant: as in pthreadKeyRead.
+        Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped).takeUnretainedValue().count &+= 1
+        rtls_barrier()
+    }
+    return Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped).takeUnretainedValue().count
+}
+
+// MARK: - 5. swift-nio's ThreadSpecificVariable
+
+@inline(never)
+public func nioRead(_ variable: ThreadSpecificVariable<Counter>, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        sum &+= variable.currentValue.unsafelyUnwrapped.id
+        rtls_barrier()
+    }
+    return sum
+}
+
+@inline(never)
+public func nioIncrement(_ variable: ThreadSpecificVariable<Counter>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        variable.currentValue.unsafelyUnwrapped.count &+= 1
+        rtls_barrier()
+    }
+    return variable.currentValue.unsafelyUnwrapped.count
+}
+
+// MARK: - 6. Foundation's Thread.current.threadDictionary
+
+@inline(never)
+public func threadDictionaryRead(_ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        sum &+= Thread.current.threadDictionary[Fixtures.threadDictionaryKey] as? Int ?? 0
+        rtls_barrier()
+    }
+    return sum
+}
+
+@inline(never)
+public func threadDictionaryIncrement(_ n: Int) -> Int {
+    for _ in 0..<n {
+        let dictionary = Thread.current.threadDictionary
+        let old = dictionary[Fixtures.threadDictionaryKey] as? Int ?? 0
+        dictionary[Fixtures.threadDictionaryKey] = old &+ 1
+        rtls_barrier()
+    }
+    return Thread.current.threadDictionary[Fixtures.threadDictionaryKey] as? Int ?? 0
+}
+
+// MARK: - 7. TaskLocal, read inside withValue (read-only: no read-modify-write)
+
+@inline(never)
+public func taskLocalRead(_ n: Int) -> Int {
+    TaskLocals.$value.withValue(1) {
+        var sum = 0
+        for _ in 0..<n {
+            sum &+= TaskLocals.value
+            rtls_barrier()
+        }
+        return sum
+    }
+}
+
+// MARK: - 8. A global Mutex<[thread id: Value]>
+
+@inline(never)
+public func mutexMapRead(_ map: borrowing Mutex<[UInt: Int]>, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        let id = currentThreadID()
+        sum &+= map.withLock { $0[id] ?? 0 }
+        rtls_barrier()
+    }
+    return sum
+}
+
+@inline(never)
+public func mutexMapIncrement(_ map: borrowing Mutex<[UInt: Int]>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        let id = currentThreadID()
+        map.withLock { $0[id, default: 0] &+= 1 }
+        rtls_barrier()
+    }
+    let id = currentThreadID()
+    return map.withLock { $0[id] ?? 0 }
+}
