@@ -1,0 +1,239 @@
+// Single-thread comparison and lifecycle costs.
+//
+// What is measured:
+// - Rows 1-8: one per-thread access (read, or read-modify-write), on one
+//   thread that already holds its value, for every way a Swift program gets
+//   per-thread state: raw `__thread` (the floor), the C slot API,
+//   `ThreadLocal`, a pthread key by hand, swift-nio's ThreadSpecificVariable,
+//   Foundation's threadDictionary, TaskLocal, and a Mutex-protected
+//   dictionary keyed by thread id. The loops are HotLoops' functions, the same
+//   code that `instructions.sh` counts instructions of.
+// - Lifecycle (L rows): a thread's first access (lazy initialisation), thread
+//   start and exit while holding K values, and creating and destroying
+//   variables, also beyond the 1,024 pthread keys a process can have.
+
+import Benchmark
+import BenchmarkSupport
+import CRawTLS
+import HotLoops
+import Synchronization
+import ThreadLocals
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+let fixtures = Fixtures()
+
+/// Operations per sample: enough that one sample takes about a millisecond.
+enum Size {
+    static let fast = 1 << 20  // ~1 ns per operation
+    static let medium = 1 << 14  // ~100 ns
+    static let slow = 1 << 10  // ~1 µs
+}
+
+/// Registers a hot single-thread case; the calling thread gets its values first
+/// (outside the measured loop, once per thread).
+func hot(_ name: String, _ operations: Int, _ loop: @escaping @Sendable (Int) -> Int) {
+    perOperation(name, operations: operations) { n in
+        fixtures.prepareCurrentThread()
+        return loop(n)
+    }
+}
+
+/// `K` variables whose values a thread creates and then releases at exit.
+let classVariables = (0..<256).map { _ in ThreadLocal<Counter> { Counter() } }
+
+/// `K` pthread keys holding a retained Counter each, released by the key's
+/// destructor at thread exit: the same work, by hand.
+let pthreadKeys: [pthread_key_t] = (0..<256).map { _ in
+    var key = pthread_key_t()
+    let status = pthread_key_create(&key) { pointer in
+        // pthread calls destructors only for non-NULL values.
+        Unmanaged<Counter>.fromOpaque(pointer.unsafelyUnwrapped).release()
+    }
+    precondition(status == 0, "pthread_key_create failed")
+    return key
+}
+
+/// More live variables than a process can have pthread keys.
+let manyLiveVariables = (0..<1_100).map { _ in ThreadLocal<Int> { 0 } }
+
+let benchmarks: @Sendable () -> Void = {
+    // 1. Raw __thread through inline C accessors: the floor.
+    hot("1 raw __thread read", Size.fast) { rawRead($0) }
+    hot("1 raw __thread increment (C, wrapping)", Size.fast) { rawIncrement($0) }
+    hot("1 raw __thread increment (Swift +, checked)", Size.fast) { rawIncrementChecked($0) }
+
+    // 2. The C typed slot API.
+    hot("2 ctl_get_i64", Size.fast) { slotRead(fixtures.slot, $0) }
+    hot("2 ctl_set_i64(ctl_get_i64 &+ 1)", Size.fast) { slotIncrement(fixtures.slot, $0) }
+    hot("2 ctl_value_pointer &+= 1", Size.fast) { slotPointerIncrement(fixtures.slot, $0) }
+
+    // 3. ThreadLocal.
+    hot("3 ThreadLocal<Int> read", Size.fast) { threadLocalIntRead(fixtures.threadLocalInt, $0) }
+    hot("3 ThreadLocal<Int> value += 1", Size.fast) { threadLocalIntIncrement(fixtures.threadLocalInt, $0) }
+    hot("3 ThreadLocal<Int> value &+= 1", Size.fast) { threadLocalIntIncrementWrapping(fixtures.threadLocalInt, $0) }
+    hot("3 ThreadLocal<Int> withValue &+= 1", Size.fast) { threadLocalIntWithValue(fixtures.threadLocalInt, $0) }
+    hot("3 ThreadLocal<Int> read, slot beyond inline lanes", Size.fast) {
+        threadLocalIntReadOutOfLine(fixtures.threadLocalIntOutOfLine, $0)
+    }
+    hot("3 ThreadLocal<Class> read", Size.fast) { threadLocalClassRead(fixtures.threadLocalClass, $0) }
+    hot("3 ThreadLocal<Class> value.count &+= 1", Size.medium) {
+        threadLocalClassIncrement(fixtures.threadLocalClass, $0)
+    }
+    hot("3 ThreadLocal<Struct+String> read", Size.fast) { threadLocalStructRead(fixtures.threadLocalStruct, $0) }
+    hot("3 ThreadLocal<Struct+String> value.count &+= 1", Size.fast) {
+        threadLocalStructIncrement(fixtures.threadLocalStruct, $0)
+    }
+    hot("3 ThreadLocal<Struct+String> withValue", Size.fast) {
+        threadLocalStructWithValue(fixtures.threadLocalStruct, $0)
+    }
+
+    // 4. A pthread key holding an Unmanaged box, by hand.
+    hot("4 pthread key + Unmanaged read", Size.medium) { pthreadKeyRead(fixtures.pthreadKey, $0) }
+    hot("4 pthread key + Unmanaged count &+= 1", Size.medium) { pthreadKeyIncrement(fixtures.pthreadKey, $0) }
+
+    // 5. swift-nio's ThreadSpecificVariable.
+    hot("5 NIO ThreadSpecificVariable read", Size.medium) { nioRead(fixtures.nioVariable, $0) }
+    hot("5 NIO ThreadSpecificVariable count &+= 1", Size.medium) { nioIncrement(fixtures.nioVariable, $0) }
+
+    // 6. Foundation.
+    hot("6 Thread.current.threadDictionary read", Size.slow) { threadDictionaryRead($0) }
+    hot("6 Thread.current.threadDictionary increment", Size.slow) { threadDictionaryIncrement($0) }
+
+    // 7. TaskLocal (read-only inside a binding scope).
+    hot("7 TaskLocal read in withValue", Size.medium) { taskLocalRead($0) }
+
+    // 8. A global Mutex<[thread id: Int]>.
+    hot("8 Mutex<[tid: Int]> read", Size.medium) { mutexMapRead(fixtures.mutexMap, $0) }
+    hot("8 Mutex<[tid: Int]> increment", Size.medium) { mutexMapIncrement(fixtures.mutexMap, $0) }
+
+    // Lifecycle: one operation is one thread's whole life (start, work, exit).
+    let threadsPerSample = 32
+    perOperation("L thread start+exit, no thread-local", operations: threadsPerSample, maxDuration: .milliseconds(200))
+    {
+        n in
+        for _ in 0..<n { onNewThreads(1) { _ in rtls_barrier() } }
+        return n
+    }
+    // A thread's first access, timed on that thread (thread start and exit
+    // are not counted): lazy initialisation, and for ThreadLocal the thread's
+    // registration with the store. The raw __thread row is the floor (reading
+    // the clock twice).
+    func firstAccess(_ name: String, _ access: @escaping @Sendable () -> Void) {
+        perOperationTimedInside(
+            "L first access on a fresh thread: \(name)",
+            operations: threadsPerSample,
+            maxDuration: .milliseconds(200)
+        ) { n in
+            let total = Atomic<Int>(0)
+            for _ in 0..<n {
+                onNewThreads(1) { _ in total.wrappingAdd(nanoseconds(access), ordering: .relaxed) }
+            }
+            return total.load(ordering: .relaxed)
+        }
+    }
+    firstAccess("raw __thread") { rtls_increment() }
+    firstAccess("ThreadLocal<Int>") { fixtures.threadLocalInt.value &+= 1 }
+    firstAccess("ThreadLocal<Class>") { fixtures.threadLocalClass.value.count &+= 1 }
+    firstAccess("pthread key + Unmanaged box") {
+        let key = fixtures.pthreadKey
+        if pthread_getspecific(key) == nil {
+            pthread_setspecific(key, Unmanaged.passRetained(Counter()).toOpaque())
+        }
+        Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped).takeUnretainedValue().count &+= 1
+    }
+    firstAccess("NIO ThreadSpecificVariable") {
+        if fixtures.nioVariable.currentValue == nil {
+            fixtures.nioVariable.currentValue = Counter()
+        }
+        fixtures.nioVariable.currentValue.unsafelyUnwrapped.count &+= 1
+    }
+    for k in [1, 16, 256] {
+        perOperation(
+            "L thread start+exit holding K=\(k) ThreadLocal<Class>",
+            operations: threadsPerSample,
+            maxDuration: .milliseconds(200)
+        ) { n in
+            for _ in 0..<n {
+                onNewThreads(1) { _ in
+                    for variable in classVariables[0..<k] { _ = variable.value }
+                }
+            }
+            return n
+        }
+    }
+    for k in [1, 16, 256] {
+        perOperation(
+            "L thread start+exit holding K=\(k) pthread keys",
+            operations: threadsPerSample,
+            maxDuration: .milliseconds(200)
+        ) { n in
+            for _ in 0..<n {
+                onNewThreads(1) { _ in
+                    for key in pthreadKeys[0..<k] {
+                        pthread_setspecific(key, Unmanaged.passRetained(Counter()).toOpaque())
+                    }
+                }
+            }
+            return n
+        }
+    }
+    perOperation("L ThreadLocal<Int> create+destroy", operations: 1 << 12) { n in
+        var sum = 0
+        for _ in 0..<n {
+            let variable = ThreadLocal<Int> { 1 }
+            sum &+= variable.hasValue ? 1 : 0
+        }
+        return sum
+    }
+    perOperation(
+        "L ThreadLocal<Int> create+set+destroy, 1,100 live",
+        operations: 1 << 12,
+        setup: { _ = manyLiveVariables.count }
+    ) { n in
+        var sum = 0
+        for _ in 0..<n {
+            let variable = ThreadLocal<Int> { 1 }
+            variable.value = 2
+            sum &+= variable.value
+        }
+        return sum
+    }
+    perOperation("L pthread_key_create+delete", operations: 1 << 12) { n in
+        for _ in 0..<n {
+            var key = pthread_key_t()
+            precondition(pthread_key_create(&key, nil) == 0)
+            pthread_key_delete(key)
+        }
+        return n
+    }
+    // pthread keys run out (PTHREAD_KEYS_MAX, 1,024 per process with glibc,
+    // some taken by the runtime and this process): the metric
+    // "pthread keys created before failure" shows where. ThreadLocal has no
+    // such limit (the row above holds 1,100 live variables).
+    let keysCreated = BenchmarkMetric.custom("pthread keys created before failure")
+    Benchmark(
+        "L pthread_key_create until it fails",
+        configuration: .init(
+            metrics: [.wallClock, .throughput, .mallocCountTotal, operationsPerSample, keysCreated],
+            timeUnits: .nanoseconds,
+            warmupIterations: 1,
+            maxDuration: .milliseconds(150),
+            maxIterations: 200
+        )
+    ) { benchmark in
+        var keys: [pthread_key_t] = []
+        while true {
+            var key = pthread_key_t()
+            guard pthread_key_create(&key, nil) == 0 else { break }
+            keys.append(key)
+        }
+        for key in keys { pthread_key_delete(key) }
+        benchmark.measurement(operationsPerSample, keys.count)
+        benchmark.measurement(keysCreated, keys.count)
+    }
+}
