@@ -13,6 +13,7 @@ read-modify-writes; for the thread-scaling rows, the same counter on 1 thread.
 """
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -188,10 +189,13 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("jmh")
     p.add_argument("--json")
+    p.add_argument("--load", help="the load average (1, 5, 15 minutes) right after the run")
     args = p.parse_args()
     rows = load(args.jmh)
     sections = build(rows)
     text = render(sections)
+    if args.load:
+        text += f"\n\nload average (1, 5, 15 min) right after the run, on {os.cpu_count()} cores: {args.load}"
     print(text)
     if args.json:
         swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()
@@ -201,12 +205,11 @@ def main():
                 cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
         except OSError:
             pass
-        import os
-
         result = {
             "swift": swift[0] if swift else "",
             "cpu": cpu,
             "nproc": os.cpu_count(),
+            "load_average": args.load,
             "sections": [{"title": t, "rows": rs} for t, rs in sections],
             "table": text,
         }
