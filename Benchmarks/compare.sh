@@ -15,12 +15,12 @@ out="$here/.build/results"
 rm -rf "$out"
 mkdir -p "$out"
 swift package --package-path "$here" --disable-sandbox benchmark \
-    --format jmh --path "$out" --no-progress >&2
+    --format jmh --path "$out" --no-progress 2>&1 | tee "$out/run.log" >&2
 # The load average right after the run: on a shared machine, a busy second
 # core means threads seldom run at the same time (see the scaling rows).
 load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 python3 "$here/Scripts/compare.py" "$out/Current_run.jmh.json" --json "$out/benchmarks.json" \
-    --load "$load"
+    --load "$load" --log "$out/run.log"
 if [[ "${1:-}" == "--save" ]]; then
     mkdir -p "$here/Results"
     cp "$out/benchmarks.json" "$here/Results/benchmarks.json"

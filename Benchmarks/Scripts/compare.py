@@ -190,10 +190,19 @@ def main():
     p.add_argument("jmh")
     p.add_argument("--json")
     p.add_argument("--load", help="the load average (1, 5, 15 minutes) right after the run")
+    p.add_argument("--log", help="the benchmark run's output, to report benchmarks the export dropped")
     args = p.parse_args()
     rows = load(args.jmh)
     sections = build(rows)
     text = render(sections)
+    dropped = []
+    if args.log:
+        with open(args.log, errors="replace") as f:
+            dropped = re.findall(r"Throughput metric must be present for JMH export \[(.*)\]", f.read())
+    if dropped:
+        text += "\n\nnot in the table (a sample took over a second, so package-benchmark exported nothing): " + "; ".join(
+            dropped
+        )
     if args.load:
         text += f"\n\nload average (1, 5, 15 min) right after the run, on {os.cpu_count()} cores: {args.load}"
     print(text)
@@ -212,6 +221,7 @@ def main():
             "load_average": args.load,
             "sections": [{"title": t, "rows": rs} for t, rs in sections],
             "table": text,
+            "dropped": dropped,
         }
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

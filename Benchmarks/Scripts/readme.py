@@ -89,12 +89,18 @@ def main():
     )
     tl1, tl2 = p50("S ThreadLocal<Int> per-thread counter, 1 threads"), p50("S ThreadLocal<Int> per-thread counter, 2 threads")
     at1, at2 = p50("S Atomic<Int>.wrappingAdd, 1 threads"), p50("S Atomic<Int>.wrappingAdd, 2 threads")
+    speedup, atomic = tl1 / tl2, at1 / at2
+    # Met: near-linear on the 2 cores (>= 1.6x) while the atomic gains
+    # nothing; partly met: the per-thread counter gains and the atomic does not,
+    # but less than the cores allow (on this shared machine, a busy second core).
+    state = "met" if speedup >= 1.6 and atomic <= 1.05 else "partly met" if speedup > 1.05 and atomic <= 1.05 else "missed"
     targets.append(
         (
             "Per-thread counters scale with threads where a contended `Atomic<Int>` does not",
-            tl2 < tl1 * 0.8 and at2 > at1,
-            f"ns per increment, 1 → 2 threads: ThreadLocal {fmt(tl1)} → {fmt(tl2)} ({tl1 / tl2:.2f}× throughput), "
-            f"Atomic {fmt(at1)} → {fmt(at2)} ({at1 / at2:.2f}×)",
+            state,
+            f"ns per increment, 1 → 2 threads: ThreadLocal {fmt(tl1)} → {fmt(tl2)} ({speedup:.2f}× the throughput; "
+            f"2× is the most 2 cores allow), Atomic {fmt(at1)} → {fmt(at2)} ({atomic:.2f}×); the load average "
+            f"right after the run was {bench.get('load_average') or 'not recorded'}",
         )
     )
 
@@ -108,7 +114,10 @@ def main():
         "instruction counts do not depend on it.",
         "",
         "- `bash Benchmarks/compare.sh` runs every comparison in one run (package-benchmark, all targets) and prints "
-        "the table below; from a clean checkout, first build included, it takes about 4 minutes here.",
+        "the table below. Once built, the run takes about 35 s. From a clean checkout, first build included, it "
+        "took 4 min 8 s here with the load average at 6 on the 2 cores, and 13 min in a later run when other builds "
+        "slowed the first build of package-benchmark's own tool from 51 s to 316 s; on an idle machine the "
+        "first build is about 2 minutes.",
         "- `bash Benchmarks/instructions.sh` counts instructions per operation with callgrind "
         "(`Benchmarks/Results/instructions.txt`) and prints every hot loop (`Benchmarks/Results/disassembly.txt`); "
         "CI (`.ci/steps/40-instruction-counts.sh`) holds rows 1–3 to the checked-in counts.",
@@ -120,7 +129,8 @@ def main():
         "",
     ]
     for description, met, detail in targets:
-        lines.append(f"- {'**met**' if met else '**missed**'}: {description}: {detail}.")
+        state = met if isinstance(met, str) else "met" if met else "missed"
+        lines.append(f"- **{state}**: {description}: {detail}.")
     lines += [
         "",
         "### Per access, one thread",
@@ -157,6 +167,8 @@ def main():
     ]
     for r in scaling:
         lines.append(f"| {r['name'][2:]} | {fmt(r['p50'])} | {fmt(r['p90'])} | {fmt(r['p99'])} | {r['ratio']:.2f} |")
+    for name in bench.get("dropped") or []:
+        lines.append(f"| {name[2:]} | not exported: a sample took over a second | | | |")
     lines += [
         "",
         "### Lifecycle",
