@@ -114,10 +114,10 @@ def main():
         "instruction counts do not depend on it.",
         "",
         "- `bash Benchmarks/compare.sh` runs every comparison in one run (package-benchmark, all targets) and prints "
-        "the table below. Once built, the run takes about 35 s. From a clean checkout, first build included, it "
-        "took 4 min 8 s here with the load average at 6 on the 2 cores, and 13 min in a later run when other builds "
-        "slowed the first build of package-benchmark's own tool from 51 s to 316 s; on an idle machine the "
-        "first build is about 2 minutes.",
+        "the table below. From a clean checkout, first build included, it took 2 min 37 s here on a quiet machine "
+        "(once built, the run alone takes about 35 s); while other engineers' builds loaded the 2 cores (load "
+        "average 6), 4 min 8 s, and once 13 min, when the first build of package-benchmark's own tool took 316 s "
+        "instead of 33 s.",
         "- `bash Benchmarks/instructions.sh` counts instructions per operation with callgrind "
         "(`Benchmarks/Results/instructions.txt`) and prints every hot loop (`Benchmarks/Results/disassembly.txt`); "
         "CI (`.ci/steps/40-instruction-counts.sh`) holds rows 1–3 to the checked-in counts.",
@@ -159,8 +159,8 @@ def main():
         "",
         "N increments of one logical counter split over T new threads, per increment (thread start and exit "
         "included). The machine has 2 cores, shared with other jobs: when the other core is busy, the threads "
-        "seldom run at the same time, so neither the per-thread counter's speed-up nor the atomic's contention "
-        "shows (both need two threads actually running at once).",
+        "seldom run at the same time, which hides both the per-thread counter's speed-up and the atomic's "
+        "contention (both need two threads actually running at once); see the load average above.",
         "",
         "| case | p50 ns | p90 ns | p99 ns | × 1 thread |",
         "|---|---:|---:|---:|---:|",
@@ -175,7 +175,7 @@ def main():
         "",
         "First access on a fresh thread is timed on that thread (the raw row is the cost of reading the clock); "
         "the other rows per thread (start, K first accesses, exit and release of the K values), per variable, or "
-        "per key.",
+        "per key. Allocations per operation of the thread rows include the thread's own start (3 to 4).",
         "",
         "| case | p50 ns | p90 ns | p99 ns | allocs/op |",
         "|---|---:|---:|---:|---:|",
