@@ -229,9 +229,6 @@ typedef struct ctl__thread_block {
 /// that it is destroying (which the owner no longer uses) or the list links.
 extern _Thread_local ctl__thread_block ctl__tls CTL_TLS_MODEL;
 
-/// Out-of-line lookup for slots beyond the inline lanes: the calling thread's
-/// value of `slot`, or NULL if it holds none.
-ctl_value *CTL_NULLABLE ctl__overflow_value_pointer(ctl_slot slot);
 /// Out-of-line store used when the thread has no value in the slot yet.
 bool ctl__set_slow(ctl_slot slot, ctl_value value);
 
@@ -247,7 +244,14 @@ CTL_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot) {
     if (CTL_LIKELY(ctl__tls.tags[slot.lane] == slot.generation))
         return &ctl__tls.values[slot.lane];
     if (slot.lane != CTL_INLINE_SLOTS) return NULL;
-    return ctl__overflow_value_pointer(slot);
+    // A slot beyond the inline lanes: its entry is in a heap chunk. Inline
+    // too, so that the caller keeps its registers (no call).
+    uint32_t chunk_index = slot.index / CTL_INLINE_SLOTS;
+    if (chunk_index >= ctl__tls.chunk_count) return NULL;
+    ctl__entry *CTL_NULLABLE chunk = ctl__tls.chunks[chunk_index];
+    if (chunk == NULL) return NULL;
+    ctl__entry *entry = &chunk[slot.index % CTL_INLINE_SLOTS];
+    return entry->tag == slot.generation ? &entry->value : NULL;
 }
 
 /// Whether the calling thread holds a value in `slot`.

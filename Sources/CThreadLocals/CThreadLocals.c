@@ -132,11 +132,6 @@ static void clear_entry(entry_ref e) {
     e.value->u64 = 0;
 }
 
-ctl_value *ctl__overflow_value_pointer(ctl_slot slot) {
-    entry_ref e = entry_in(&ctl__tls, slot.index);
-    return e.tag && *e.tag == slot.generation ? e.value : NULL;
-}
-
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(&ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != slot.generation) return false;
