@@ -341,8 +341,9 @@ CTL_INLINE bool ctl_set_double(ctl_slot slot, double value) {
 /// Marks the calling thread's entry in `slot` as being initialised.
 ///
 /// For lazy initialisation: call it when `ctl_has_value` is false, compute the
-/// value, then store it with `ctl_set` (which ends the initialisation) or call
-/// `ctl_cancel_initialization`. While the mark is set, the slot reads as empty.
+/// value, then store it with `ctl_finish_initialization` (no lock) or
+/// `ctl_set`, or call `ctl_cancel_initialization`. While the mark is set, the
+/// slot reads as empty.
 ///
 /// Returns `CTL_OK`; `CTL_EBUSY` if this thread is already initialising the
 /// slot (the initialiser reached its own slot again: a recursion that would
@@ -353,6 +354,15 @@ int ctl_begin_initialization(ctl_slot slot);
 
 /// Removes the mark set by `ctl_begin_initialization`, storing nothing.
 void ctl_cancel_initialization(ctl_slot slot);
+
+/// Ends the initialisation begun by `ctl_begin_initialization`: stores `value`
+/// as the calling thread's value, without taking the store's mutex (the entry
+/// and the thread's registration were made when the mark was set).
+///
+/// Returns false, storing nothing (ownership of `value` stays with the
+/// caller), if the mark is no longer set: the initialiser stored a value in
+/// the slot itself (that value stays), or cancelled.
+bool ctl_finish_initialization(ctl_slot slot, ctl_value value);
 
 enum {
     /// `ctl_begin_initialization`: the thread is already initialising the slot.

@@ -353,6 +353,16 @@ int ctl_begin_initialization(ctl_slot slot) {
     return result;
 }
 
+// No lock: the entry exists (begin_initialization allocated it), and only the
+// owning thread touches an entry of a live slot without the lock.
+bool ctl_finish_initialization(ctl_slot slot, ctl_value value) {
+    entry_ref e = entry_in(&ctl__tls, slot.index);
+    if (e.tag == NULL || *e.tag != (slot.generation | CTL__TAG_INITIALIZING)) return false;
+    *e.value = value;
+    *e.tag = slot.generation;
+    return true;
+}
+
 void ctl_cancel_initialization(ctl_slot slot) {
     lock();
     entry_ref e = entry_in(&ctl__tls, slot.index);

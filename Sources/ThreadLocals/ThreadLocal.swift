@@ -91,8 +91,10 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     ///
     /// `initialValue` runs lazily, once per thread, on that thread, the first
     /// time the thread reads or mutates the value (assigning a value skips it).
-    /// It must not access this same `ThreadLocal` (that recursion has no end,
-    /// and stops with a precondition failure).
+    /// It must not read or mutate this same `ThreadLocal` (that recursion has
+    /// no end, and stops with a precondition failure). If it assigns this
+    /// thread's value itself, that value is kept and the closure's result is
+    /// released.
     ///
     /// Cost: one process-wide lock acquisition; no pthread key is used.
     public init(_ initialValue: @escaping @Sendable () -> Value) {
@@ -301,13 +303,19 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     internal func _initialize() -> UnsafeMutablePointer<ctl_value> {
         switch Int(ctl_begin_initialization(_slot)) {
         case CTL_OK:
-            let initial = _initialValue()
-            guard let word = _store(initial) else {
-                // The slot is live and the storage open (checked just now),
-                // so only memory can have run out.
-                preconditionFailure("ThreadLocal<\(Value.self)>: out of memory for this thread's value")
+            let word = Self._encode(_initialValue())
+            if ctl_finish_initialization(_slot, word) {
+                return ctl_value_pointer(_slot).unsafelyUnwrapped
             }
-            return word
+            // The initial-value closure assigned this thread's value itself:
+            // that value stays, and the computed one is released.
+            Self._destroy(word)
+            guard let existing = ctl_value_pointer(_slot) else {
+                preconditionFailure(
+                    "ThreadLocal<\(Value.self)>: this thread's value vanished during its initialization"
+                )
+            }
+            return existing
         case CTL_EEXIST:
             return ctl_value_pointer(_slot).unsafelyUnwrapped
         case CTL_ENOMEM:

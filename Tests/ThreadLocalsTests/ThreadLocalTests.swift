@@ -101,6 +101,22 @@ struct ThreadLocalTests {
         #expect(calls.load(ordering: .relaxed) == 1)
     }
 
+    @Test func anAssignmentInsideTheInitialValueClosureIsKept() {
+        let counter = LifetimeCounter()
+        let holder = ThreadLocal<ThreadLocal<LifetimeTracked<Int>>?> { nil }
+        let variable = ThreadLocal {
+            holder.value!.value = LifetimeTracked(1, counter: counter)  // assigns its own value
+            return LifetimeTracked(2, counter: counter)
+        }
+        holder.value = variable
+        #expect(variable.value.payload == 1)
+        #expect(counter.created == 2)
+        #expect(counter.live == 1)  // the closure's result was released, not leaked
+        variable.reset()
+        holder.value = nil
+        #expect(counter.live == 0)
+    }
+
     @Test func optionalsStartAsNil() {
         let requestID = ThreadLocal<String?>()
         #expect(requestID.value == nil)
