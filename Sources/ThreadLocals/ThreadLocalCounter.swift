@@ -1,3 +1,4 @@
+public import CThreadLocals
 public import Synchronization
 
 /// A counter that many threads increment without contention, like Java's
@@ -65,6 +66,10 @@ public final class ThreadLocalCounter: Sendable {
     internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
     @usableFromInline
     internal let _cells: _PerThreadCells<_CounterCell, Int>
+    /// `_fast`'s slot, copied here so that the compiler can keep it in
+    /// registers across a loop of increments (a `let` of this final class).
+    @usableFromInline
+    internal let _fastSlot: ctl_slot
 
     /// Creates a counter whose sum is 0.
     ///
@@ -82,6 +87,7 @@ public final class ThreadLocalCounter: Sendable {
         )
         self._cells = cells
         self._fast = cells.fast
+        self._fastSlot = cells.fast._slot
     }
 
     /// Adds `amount` to the calling thread's cell.
@@ -92,7 +98,10 @@ public final class ThreadLocalCounter: Sendable {
     /// on overflow. Safe from any thread and from async code.
     @inlinable
     public func increment(by amount: Int = 1) {
-        let raw = _fast.value ?? _cells.slowHotPointer()
+        // `_fast` stores its `UnsafeMutableRawPointer?` in the slot word itself
+        // (8 bytes, bitwise), so the word's `ptr` is that value; a thread with
+        // no word, or a nil one, takes the slow path, which stores the pointer.
+        let raw = ctl_value_pointer(_fastSlot)?.pointee.ptr ?? _cells.slowHotPointer()
         // Only this thread writes its cell, so a load and a store, each atomic
         // (readers never see a torn value), add without a lost update.
         let cell = raw.assumingMemoryBound(to: Atomic<Int>.self)
