@@ -24,7 +24,7 @@ public import Synchronization
 /// ## Cost
 /// ``increment(by:)`` is inlined into the caller: the thread's cell pointer
 /// from native thread-local storage, then a relaxed atomic load and store
-/// (a plain `mov` load, `add` and `mov` store on x86_64 and arm64). No lock,
+/// (plain loads and stores: one `incq` to memory on x86_64). No lock,
 /// no read-modify-write atomic instruction, no retain or release, and no call.
 /// A thread's first increment takes a lock to register its cell (and allocates
 /// it: 128 bytes and a small owner object). ``sum()`` takes a lock and reads
