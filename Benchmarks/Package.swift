@@ -34,7 +34,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // Shared by the benchmark targets (also AggregateBenchmarks, later):
+        // Shared by the benchmark targets:
         // per-operation configuration and a thread helper.
         .target(
             name: "BenchmarkSupport",
@@ -65,6 +65,18 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ScalingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The per-thread aggregates (issue 6): ThreadLocalCounter and
+        // ThreadLocalAccumulator, against the S rows' Atomic and Mutex.
+        .executableTarget(
+            name: "AggregateBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "ThreadLocals", package: "swift-thread-local"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/AggregateBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ],
