@@ -135,59 +135,67 @@ int cth_many_live_slots(int count) {
     return 0;
 }
 
+enum { stale_old = 64, stale_max_new = 20000 };
+
 typedef struct {
-    ctl_slot *slot;
+    ctl_slot *old;       // stale_old slots, set by both threads, then destroyed
+    ctl_slot *fresh;     // the slots made afterwards
+    int fresh_count;
     pthread_barrier_t *step;
     int failed_line;
 } stale_args;
 
 static void *stale_worker(void *raw) {
     stale_args *args = raw;
-    if (!ctl_set_i64(*args->slot, 99)) args->failed_line = __LINE__;
+    for (int i = 0; i < stale_old; i++)
+        if (!ctl_set_i64(args->old[i], 1000 + i)) args->failed_line = __LINE__;
     pthread_barrier_wait(args->step);  // 1: stored
-    pthread_barrier_wait(args->step);  // 2: main destroyed the slot and made a new one
-    if (ctl_has_value(*args->slot)) args->failed_line = __LINE__;
-    if (ctl_get_i64(*args->slot) != 0) args->failed_line = __LINE__;
+    pthread_barrier_wait(args->step);  // 2: main destroyed the slots and made new ones
+    for (int i = 0; i < args->fresh_count; i++) {
+        if (ctl_has_value(args->fresh[i])) args->failed_line = __LINE__;
+        if (ctl_get_i64(args->fresh[i]) != 0) args->failed_line = __LINE__;
+    }
     pthread_barrier_wait(args->step);  // 3: done
     return NULL;
 }
 
 int cth_reused_slot_shows_no_stale_value(void) {
-    ctl_slot slot, old;
-    CHECK(ctl_slot_create(&slot, NULL, NULL) == CTL_OK);
+    static ctl_slot old[stale_old];
+    ctl_slot *fresh = malloc(sizeof *fresh * stale_max_new);
+    CHECK(fresh != NULL);
+    for (int i = 0; i < stale_old; i++) CHECK(ctl_slot_create(&old[i], NULL, NULL) == CTL_OK);
     pthread_barrier_t step;
     pthread_barrier_init(&step, NULL, 2);
-    stale_args args = {.slot = &slot, .step = &step};
+    stale_args args = {.old = old, .fresh = fresh, .step = &step};
     pthread_t id;
     CHECK(pthread_create(&id, NULL, stale_worker, &args) == 0);
-    CHECK(ctl_set_i64(slot, 7));
+    for (int i = 0; i < stale_old; i++) CHECK(ctl_set_i64(old[i], 7));
     pthread_barrier_wait(&step);
-    old = slot;
-    CHECK(ctl_slot_destroy(slot) == CTL_OK);
-    // The lowest free number is reused first; scenarios running in parallel
-    // may take it before us, so keep creating until it comes back.
-    ctl_slot extra[64];
-    int extras = 0, reused = 0;
-    for (;;) {
-        CHECK(ctl_slot_create(&slot, NULL, NULL) == CTL_OK);
-        if (slot.index == old.index) {
-            reused = 1;
-            break;
+    for (int i = 0; i < stale_old; i++) CHECK(ctl_slot_destroy(old[i]) == CTL_OK);
+    // The lowest free number is reused first, but scenarios running in
+    // parallel take numbers too: keep creating (and holding) slots until some
+    // of the destroyed numbers have come back.
+    int reused = 0;
+    while (args.fresh_count < stale_max_new && reused < 8) {
+        ctl_slot *slot = &fresh[args.fresh_count++];
+        CHECK(ctl_slot_create(slot, NULL, NULL) == CTL_OK);
+        for (int i = 0; i < stale_old; i++) {
+            if (old[i].index == slot->index) {
+                CHECK(slot->generation != old[i].generation);
+                reused++;
+            }
         }
-        if (extras == 64) break;
-        extra[extras++] = slot;
     }
-    for (int i = 0; i < extras; i++) CHECK(ctl_slot_destroy(extra[i]) == CTL_OK);
     pthread_barrier_wait(&step);
     pthread_barrier_wait(&step);
     pthread_join(id, NULL);
     pthread_barrier_destroy(&step);
-    CHECK(reused);
-    CHECK(slot.generation != old.generation);
-    CHECK(!ctl_has_value(slot));
-    CHECK(ctl_get_i64(old) == 0 && !ctl_set_i64(old, 1));  // the old handle stays dead
+    CHECK(reused > 0);
+    for (int i = 0; i < args.fresh_count; i++) CHECK(!ctl_has_value(fresh[i]));
+    for (int i = 0; i < stale_old; i++) CHECK(ctl_get_i64(old[i]) == 0 && !ctl_set_i64(old[i], 1));  // stay dead
     CHECK(args.failed_line == 0);
-    CHECK(ctl_slot_destroy(slot) == CTL_OK);
+    for (int i = 0; i < args.fresh_count; i++) CHECK(ctl_slot_destroy(fresh[i]) == CTL_OK);
+    free(fresh);
     return 0;
 }
 
