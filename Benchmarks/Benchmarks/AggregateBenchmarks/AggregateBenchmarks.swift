@@ -51,29 +51,12 @@ final class ParkedThreads: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
         for _ in 0..<count {
-            let context = Unmanaged.passRetained(Park(self, counter)).toOpaque()
-            #if canImport(Darwin)
-                var thread: pthread_t?
-            #else
-                var thread = pthread_t()
-            #endif
-            let status = pthread_create(
-                &thread,
-                nil,
-                { raw in
-                    let park = Unmanaged<Park>.fromOpaque(raw.unsafelyUnwrapped).takeRetainedValue()
-                    park.counter.increment()
-                    park.threads.arriveAndWait()
-                    return nil
-                },
-                context
+            threads.append(
+                startThread { [self] in
+                    counter.increment()
+                    arriveAndWait()
+                }
             )
-            precondition(status == 0, "pthread_create failed: \(status)")
-            #if canImport(Darwin)
-                threads.append(thread!)
-            #else
-                threads.append(thread)
-            #endif
         }
         pthread_mutex_lock(&mutex)
         while ready < count { pthread_cond_wait(&condition, &mutex) }
@@ -94,15 +77,6 @@ final class ParkedThreads: @unchecked Sendable {
         pthread_cond_broadcast(&condition)
         pthread_mutex_unlock(&mutex)
         for thread in threads { pthread_join(thread, nil) }
-    }
-
-    private final class Park {
-        let threads: ParkedThreads
-        let counter: ThreadLocalCounter
-        init(_ threads: ParkedThreads, _ counter: ThreadLocalCounter) {
-            self.threads = threads
-            self.counter = counter
-        }
     }
 }
 

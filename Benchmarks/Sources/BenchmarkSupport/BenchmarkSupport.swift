@@ -50,39 +50,44 @@ public func perOperation(
 /// Runs `body(index)` on `count` new threads at once and waits for all of them
 /// to exit (thread start, work and exit are all inside the call).
 public func onNewThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Work {
-        let run: () -> Void
-        init(_ run: @escaping () -> Void) { self.run = run }
-    }
     var threads: [pthread_t] = []
     threads.reserveCapacity(count)
     for index in 0..<count {
-        // The thread takes over the +1 reference made here and releases it.
-        let work = Unmanaged.passRetained(Work { body(index) }).toOpaque()
-        #if canImport(Darwin)
-            var thread: pthread_t?
-        #else
-            var thread = pthread_t()
-        #endif
-        let status = pthread_create(
-            &thread,
-            nil,
-            { argument in
-                Unmanaged<Work>.fromOpaque(argument.unsafelyUnwrapped).takeRetainedValue().run()
-                return nil
-            },
-            work
-        )
-        precondition(status == 0, "pthread_create failed: \(status)")
-        #if canImport(Darwin)
-            threads.append(thread!)
-        #else
-            threads.append(thread)
-        #endif
+        threads.append(startThread { body(index) })
     }
     for thread in threads {
         pthread_join(thread, nil)
     }
+}
+
+/// Starts a POSIX thread that runs `body`; the caller joins it.
+public func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+    final class Work {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+    // The thread takes over the +1 reference made here and releases it.
+    let work = Unmanaged.passRetained(Work(body)).toOpaque()
+    #if canImport(Darwin)
+        var thread: pthread_t?
+    #else
+        var thread = pthread_t()
+    #endif
+    let status = pthread_create(
+        &thread,
+        nil,
+        { argument in
+            Unmanaged<Work>.fromOpaque(argument.unsafelyUnwrapped).takeRetainedValue().run()
+            return nil
+        },
+        work
+    )
+    precondition(status == 0, "pthread_create failed: \(status)")
+    #if canImport(Darwin)
+        return thread!
+    #else
+        return thread
+    #endif
 }
 
 /// Recorded once per sample by benchmarks that time their operations from
