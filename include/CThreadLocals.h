@@ -95,7 +95,7 @@ typedef struct ctl_slot {
     /// Where the slot's entry lives in the thread's inline table: `index` for
     /// the first `CTL_INLINE_SLOTS` slots, `CTL_INLINE_SLOTS` for all others
     /// (an entry that never holds a value, so that the inline check fails and
-    /// the out-of-line lookup takes over, with no bounds check).
+    /// the chunk lookup takes over, with no bounds check).
     uint32_t lane;
     /// The generation of `index`: 1 ... 0x7ffffffe.
     uint32_t generation;
@@ -171,7 +171,7 @@ bool ctl_slot_is_live(ctl_slot slot);
 /// The number of slots whose per-thread entries live in the thread's own
 /// `_Thread_local` block: the fast path. The block is 840 bytes per thread on
 /// 64-bit platforms. Slots beyond it live in per-thread chunks on the heap,
-/// reached with one out-of-line call. Destroyed slot numbers are reused
+/// reached by an inline chunk lookup. Destroyed slot numbers are reused
 /// lowest-first, so a program with fewer than this many live slots uses only
 /// the fast path.
 #define CTL_INLINE_SLOTS 64
