@@ -59,19 +59,30 @@ extern "C" {
 #define CTL_UNLIKELY(x) (x)
 #endif
 
-/// The TLS model of the store's `_Thread_local` block.
+/// The TLS model of the store's one `_Thread_local` pointer.
 ///
-/// `initial-exec` makes every access one `%fs`-relative (x86_64) or
-/// `tpidr_el0`-relative (arm64) load or store, with no call to
-/// `__tls_get_addr`, also when this code lives in a shared library. The
-/// trade-off: initial-exec TLS comes from the static TLS area, so a shared
-/// library that contains this store and is loaded late with `dlopen` can fail
-/// to load ("cannot allocate memory in static TLS block") when that area is
-/// exhausted. Executables, and libraries linked at start-up, are unaffected.
-#if __has_attribute(tls_model) && !defined(CTL_TLS_MODEL_DEFAULT)
+/// `initial-exec` makes every access a `%fs`-relative (x86_64) or
+/// `tpidr_el0`-relative (arm64) load, with no call to `__tls_get_addr`, also
+/// when this code lives in a shared library. Initial-exec TLS comes from the
+/// static TLS area, which has little room for libraries loaded late with
+/// `dlopen`; the store's footprint there is one pointer (8 bytes), so many
+/// copies of a library containing it can be loaded. Define
+/// `CTL_TLS_MODEL_DEFAULT` to use the compiler's default model instead (for a
+/// libc that refuses initial-exec TLS in `dlopen`ed libraries).
+/// Darwin ignores the attribute: every `_Thread_local` access there goes
+/// through the thread-local variable descriptor's accessor function.
+#if __has_attribute(tls_model) && !defined(CTL_TLS_MODEL_DEFAULT) && !defined(__APPLE__)
 #define CTL_TLS_MODEL __attribute__((tls_model("initial-exec")))
 #else
 #define CTL_TLS_MODEL
+#endif
+
+/// The thread-local storage class: `_Thread_local` in C11, `__thread` in C++
+/// (GCC and Clang), which has no dynamic initialisation and so no wrapper call.
+#if defined(__cplusplus)
+#define CTL__THREAD_LOCAL __thread
+#else
+#define CTL__THREAD_LOCAL _Thread_local
 #endif
 
 /// One word of a slot, read and written through the typed accessors.
@@ -87,15 +98,16 @@ typedef union ctl_value {
 /// lane in the per-thread inline table.
 ///
 /// Handles are plain values; copy them freely. A handle whose slot was
-/// destroyed stays invalid forever, even after its number is reused. A
-/// zero-initialized handle names no slot (no entry's tag is ever 0, so its
-/// generation 0 matches nothing): it reads as empty, and stores, `ctl_take`
-/// and `ctl_slot_destroy` refuse it.
+/// destroyed never names a live slot again, even after its number is reused
+/// (see ``ctl_slot_create``). A zero-initialized handle names no slot (no
+/// entry's tag is ever 0, so its generation 0 matches nothing): it reads as
+/// empty, and stores, `ctl_take` and `ctl_slot_destroy` refuse it.
 typedef struct ctl_slot {
     /// Where the slot's entry lives in the thread's inline table: `index` for
     /// the first `CTL_INLINE_SLOTS` slots, `CTL_INLINE_SLOTS` for all others
     /// (an entry that never holds a value, so that the inline check fails and
-    /// the chunk lookup takes over, with no bounds check).
+    /// the chunk lookup takes over). Derivable from `index`, but kept so that
+    /// the fast path needs no bounds check.
     uint32_t lane;
     /// The generation of `index`: 1 ... 0x7ffffffe.
     uint32_t generation;
@@ -107,9 +119,10 @@ typedef struct ctl_slot {
 ///
 /// Called with the value and the context given to `ctl_slot_create`: on the
 /// exiting thread when a thread exits, and on the destroying thread (for every
-/// thread's value) when the slot is destroyed. Called once per stored value.
-/// A destructor may read and write slots, this one included; see
-/// `ctl_slot_create` for what happens to values it stores.
+/// thread's value) when the slot is destroyed. Called exactly once per stored
+/// value that is not removed with `ctl_take` or overwritten. A destructor may
+/// use the store: read and write slots (this one included), create slots, and
+/// destroy slots (this one included).
 typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
 
 /// Error codes returned by the slot functions.
@@ -118,7 +131,7 @@ enum {
     CTL_OK = 0,
     /// The slot handle does not name a live slot (never created, or destroyed).
     CTL_EINVAL = 22,
-    /// Memory for the slot table could not be allocated.
+    /// Memory for the store's tables could not be allocated.
     CTL_ENOMEM = 12,
     /// The store's one pthread key (used to learn of thread exits) could not
     /// be created.
@@ -136,24 +149,33 @@ enum {
 /// - Returns: `CTL_OK`, `CTL_ENOMEM`, or `CTL_EAGAIN` (the process is out of
 ///   pthread keys; the store needs one in all, on first use).
 ///
-/// A new slot has no value on any thread. Cost: one mutex acquisition and, now
-/// and then, growth of the process-wide slot table.
+/// A new slot has no value on any thread. Takes the store's mutex. Destroyed
+/// slot numbers are reused lowest first; each reuse moves the number's
+/// generation on, and a number whose generation is exhausted is never reused.
 ///
-/// Values stored while a thread exits: a thread's values are destroyed in up to
-/// `CTL_DESTRUCTOR_ROUNDS` rounds. A destructor that stores a value in any slot
-/// during a round has it destroyed in the next round. In the last round the
-/// thread's storage is closed first, so stores made then fail
-/// (`ctl_set_*` returns false and the caller keeps ownership): teardown always
-/// ends, and nothing is leaked by the store.
+/// Values stored while a thread exits: the store learns of a thread's exit
+/// through its pthread key, whose destructor the C library calls in rounds
+/// (`PTHREAD_DESTRUCTOR_ITERATIONS`, 4 on glibc and musl). Each round
+/// destroys the values the thread holds, one at a time; a value that a
+/// destructor (of this store, or of another library's pthread key) stores is
+/// destroyed in the next round. A value first stored in the C library's last
+/// round cannot be destroyed at exit (the C library calls no destructor after
+/// it; pthread keys leak such values): it is destroyed when its slot is
+/// destroyed, and otherwise never. The thread's heap block stays allocated
+/// until then.
 int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void *CTL_NULLABLE context);
 
-/// Destroys a slot and every live thread's value in it.
+/// Destroys a slot and every thread's value in it.
 ///
-/// The destructor runs on the calling thread for each value held by a thread
-/// that is still running; values of threads that are exiting at the same time
-/// are destroyed by those threads. When `ctl_slot_destroy` returns, no thread
-/// holds a value in the slot any more and no destructor call for it is still
-/// in progress on another thread.
+/// Every value still held by a running thread is taken out in one pass and
+/// destroyed on the calling thread. Values that exiting threads are
+/// destroying at the same moment are destroyed by those threads, and waited
+/// for: when `ctl_slot_destroy` returns, no thread holds a value in the slot
+/// and no destructor call for it is in progress on another thread. One
+/// exception keeps the store free of wait cycles: when the caller is itself
+/// running a destructor at its thread's exit, it does not wait for other
+/// exiting threads (their calls end on their own; the slot number is reused
+/// only after they do).
 ///
 /// - Returns: `CTL_OK`, or `CTL_EINVAL` if `slot` is not live (destroyed
 ///   already, or never created); nothing is changed then.
@@ -165,15 +187,11 @@ int ctl_slot_destroy(ctl_slot slot);
 /// Whether `slot` names a live slot. Takes the store's mutex.
 bool ctl_slot_is_live(ctl_slot slot);
 
-/// The number of rounds in which an exiting thread destroys its values.
-#define CTL_DESTRUCTOR_ROUNDS 4
-
-/// The number of slots whose per-thread entries live in the thread's own
-/// `_Thread_local` block: the fast path. The block is 840 bytes per thread on
-/// 64-bit platforms. Slots beyond it live in per-thread chunks on the heap,
-/// reached by an inline chunk lookup. Destroyed slot numbers are reused
-/// lowest-first, so a program with fewer than this many live slots uses only
-/// the fast path.
+/// The number of slots whose per-thread entries live in the thread's block
+/// itself: the fast path. Slots beyond it live in per-thread chunks of the
+/// same size, reached by an inline chunk lookup. Destroyed slot numbers are
+/// reused lowest first, so a program with fewer than this many live slots
+/// uses only the fast path.
 #define CTL_INLINE_SLOTS 64
 
 /// Tags of per-thread entries. Implementation detail.
@@ -194,8 +212,8 @@ typedef struct ctl__entry {
     uint32_t reserved;
 } ctl__entry;
 
-/// A thread's block of the store. Implementation detail: reach it only through
-/// the accessors below.
+/// A thread's block of the store, on the heap. Implementation detail: reach it
+/// only through the accessors below.
 ///
 /// Tags and values of the inline slots are kept in two arrays so that both are
 /// reached with one scaled-index instruction each.
@@ -206,28 +224,34 @@ typedef struct ctl__thread_block {
     ctl_value values[CTL_INLINE_SLOTS + 1];
     /// Heap chunks of `CTL_INLINE_SLOTS` entries for slots at and above
     /// `CTL_INLINE_SLOTS`; `chunks[0]` is unused. Chunks never move, so a
-    /// pointer to a value stays valid while the thread runs.
+    /// pointer to a value stays valid while the thread holds it. The
+    /// directory is replaced (never reallocated in place) when it grows, the
+    /// new pointer stored before the new count, so that a signal handler
+    /// reading it never sees freed memory.
     ctl__entry *CTL_NULLABLE *CTL_NULLABLE chunks;
     uint32_t chunk_count;
-    /// Registration state (see `CThreadLocals.c`).
-    uint32_t state;
-    /// The slot whose destructor this thread is running while it exits.
+    /// How many times the thread's exit destructor ran, and whether the block
+    /// outlived the thread's last exit round (see `CThreadLocals.c`).
+    uint16_t exit_calls;
+    uint16_t orphaned;
+    /// The slot whose destructor this thread is running at its exit (its
+    /// in-flight call), or a zero handle.
     ctl_slot running;
-    /// Values handed out after the thread's storage closed, destroyed at the
-    /// end of the thread's teardown (see `ctl__keep_until_exit`).
-    struct ctl__kept *CTL_NULLABLE kept;
-    /// Links in the list of registered threads (protected by the store's mutex).
+    /// Links in the list of registered blocks (protected by the store's mutex).
     struct ctl__thread_block *CTL_NULLABLE next;
     struct ctl__thread_block *CTL_NULLABLE prev;
 } ctl__thread_block;
 
-/// The calling thread's block. Defined once, in `CThreadLocals.c`.
+/// The calling thread's block: a shared, never-written block with every tag
+/// empty until the thread's first store, then the thread's own heap block.
+/// Defined once, in `CThreadLocals.c`; the thread's whole footprint in static
+/// TLS is this one pointer.
 ///
 /// Invariant the inline accessors rely on: only the owning thread reads or
 /// writes an entry of a live slot without holding the store's mutex. Another
-/// thread touches this block only under the mutex, and only entries of a slot
+/// thread touches a block only under the mutex, and only entries of a slot
 /// that it is destroying (which the owner no longer uses) or the list links.
-extern _Thread_local ctl__thread_block ctl__tls CTL_TLS_MODEL;
+extern CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL_TLS_MODEL;
 
 /// Out-of-line store used when the thread has no value in the slot yet.
 bool ctl__set_slow(ctl_slot slot, ctl_value value);
@@ -238,17 +262,18 @@ bool ctl__set_slow(ctl_slot slot, ctl_value value);
 /// value is removed from the slot (`ctl_take`, destruction of the slot, or the
 /// thread's exit); storage never moves while the thread runs.
 ///
-/// Cost for the first `CTL_INLINE_SLOTS` live slots: two loads, a compare and a
-/// branch on the thread's own block, inline.
+/// Async-signal-safe: a signal handler may read and write a value that its
+/// thread already holds, through this pointer and the accessors below. Every
+/// other function of the store takes its mutex and is not async-signal-safe.
 CTL_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot) {
-    if (CTL_LIKELY(ctl__tls.tags[slot.lane] == slot.generation))
-        return &ctl__tls.values[slot.lane];
+    ctl__thread_block *block = ctl__tls;
+    if (CTL_LIKELY(block->tags[slot.lane] == slot.generation)) return &block->values[slot.lane];
     if (slot.lane != CTL_INLINE_SLOTS) return NULL;
     // A slot beyond the inline lanes: its entry is in a heap chunk. Inline
     // too, so that the caller keeps its registers (no call).
     uint32_t chunk_index = slot.index / CTL_INLINE_SLOTS;
-    if (chunk_index >= ctl__tls.chunk_count) return NULL;
-    ctl__entry *CTL_NULLABLE chunk = ctl__tls.chunks[chunk_index];
+    if (chunk_index >= block->chunk_count) return NULL;
+    ctl__entry *CTL_NULLABLE chunk = block->chunks[chunk_index];
     if (chunk == NULL) return NULL;
     ctl__entry *entry = &chunk[slot.index % CTL_INLINE_SLOTS];
     return entry->tag == slot.generation ? &entry->value : NULL;
@@ -267,8 +292,7 @@ CTL_INLINE ctl_value ctl_get(ctl_slot slot, ctl_value fallback) {
 ///
 /// Returns true if it was stored. It is not stored, and false is returned
 /// (ownership of `value` stays with the caller), when `slot` is not live or
-/// the calling thread has finished destroying its values (see
-/// `ctl_slot_create`). A previous value is overwritten, not destroyed (read it
+/// memory for the thread's block ran out. A previous value is overwritten, not destroyed (read it
 /// first, or remove it with `ctl_take`, to destroy it yourself).
 ///
 /// Cost: a few inline instructions when the thread already holds a value in
@@ -289,54 +313,28 @@ CTL_INLINE bool ctl_set(ctl_slot slot, ctl_value value) {
 bool ctl_take(ctl_slot slot, ctl_value *CTL_NULLABLE value);
 
 /// Typed accessors: the value as a pointer or scalar, NULL or 0 if the thread
-/// holds none. Setters return what `ctl_set` returns.
-CTL_INLINE void *CTL_NULLABLE ctl_get_ptr(ctl_slot slot) {
-    ctl_value *value = ctl_value_pointer(slot);
-    return value ? value->ptr : NULL;
-}
-CTL_INLINE uintptr_t ctl_get_uword(ctl_slot slot) {
-    ctl_value *value = ctl_value_pointer(slot);
-    return value ? value->uword : 0;
-}
-CTL_INLINE uint64_t ctl_get_u64(ctl_slot slot) {
-    ctl_value *value = ctl_value_pointer(slot);
-    return value ? value->u64 : 0;
-}
-CTL_INLINE int64_t ctl_get_i64(ctl_slot slot) {
-    ctl_value *value = ctl_value_pointer(slot);
-    return value ? value->i64 : 0;
-}
-CTL_INLINE double ctl_get_double(ctl_slot slot) {
-    ctl_value *value = ctl_value_pointer(slot);
-    return value ? value->f64 : 0.0;
-}
-CTL_INLINE bool ctl_set_ptr(ctl_slot slot, void *CTL_NULLABLE value) {
-    ctl_value v;
-    v.u64 = 0;
-    v.ptr = value;
-    return ctl_set(slot, v);
-}
-CTL_INLINE bool ctl_set_uword(ctl_slot slot, uintptr_t value) {
-    ctl_value v;
-    v.u64 = 0;
-    v.uword = value;
-    return ctl_set(slot, v);
-}
-CTL_INLINE bool ctl_set_u64(ctl_slot slot, uint64_t value) {
-    ctl_value v;
-    v.u64 = value;
-    return ctl_set(slot, v);
-}
-CTL_INLINE bool ctl_set_i64(ctl_slot slot, int64_t value) {
-    ctl_value v;
-    v.i64 = value;
-    return ctl_set(slot, v);
-}
-CTL_INLINE bool ctl_set_double(ctl_slot slot, double value) {
-    ctl_value v;
-    v.f64 = value;
-    return ctl_set(slot, v);
-}
+/// holds none. Setters return what `ctl_set` returns. A value is read back as
+/// the type it was stored as; the bytes are copied with `memcpy` (no union
+/// type punning, which C++ leaves undefined).
+#define CTL__TYPED_ACCESSORS(name, type, zero)                                 \
+    CTL_INLINE type ctl_get_##name(ctl_slot slot) {                            \
+        ctl_value *value = ctl_value_pointer(slot);                            \
+        type result = zero;                                                    \
+        if (value) memcpy(&result, value, sizeof result);                      \
+        return result;                                                         \
+    }                                                                          \
+    CTL_INLINE bool ctl_set_##name(ctl_slot slot, type newValue) {             \
+        ctl_value v;                                                           \
+        memset(&v, 0, sizeof v);                                               \
+        memcpy(&v, &newValue, sizeof newValue);                                \
+        return ctl_set(slot, v);                                               \
+    }
+CTL__TYPED_ACCESSORS(ptr, void *CTL_NULLABLE, NULL)
+CTL__TYPED_ACCESSORS(uword, uintptr_t, 0)
+CTL__TYPED_ACCESSORS(u64, uint64_t, 0)
+CTL__TYPED_ACCESSORS(i64, int64_t, 0)
+CTL__TYPED_ACCESSORS(double, double, 0.0)
+#undef CTL__TYPED_ACCESSORS
 
 /// Marks the calling thread's entry in `slot` as being initialised.
 ///
@@ -347,9 +345,9 @@ CTL_INLINE bool ctl_set_double(ctl_slot slot, double value) {
 ///
 /// Returns `CTL_OK`; `CTL_EBUSY` if this thread is already initialising the
 /// slot (the initialiser reached its own slot again: a recursion that would
-/// never end); `CTL_EINVAL` if the slot is not live or this thread's storage
-/// is closed (it finished destroying its values); `CTL_EEXIST` if the thread
-/// already holds a value.
+/// never end); `CTL_EINVAL` if the slot is not live; `CTL_ENOMEM` if the
+/// thread's block could not be allocated; `CTL_EEXIST` if the thread already
+/// holds a value.
 int ctl_begin_initialization(ctl_slot slot);
 
 /// Removes the mark set by `ctl_begin_initialization`, storing nothing.
@@ -371,24 +369,13 @@ enum {
     CTL_EEXIST = 17,
 };
 
-/// Keeps `value` in a fresh word owned by the calling thread until the end of
-/// its teardown, then passes it to `destructor` (if not NULL). For values
-/// handed out by a language overlay after the thread's storage closed (they
-/// cannot be stored in a slot any more). Returns NULL if memory ran out.
-///
-/// The kept values are destroyed after the last round, in passes: values kept
-/// by their destructors are destroyed in the next pass. If values are still
-/// being kept after `CTL_KEEP_PASSES` passes, deinitializers are re-creating
-/// values without end; the process is stopped with a message on stderr.
-ctl_value *CTL_NULLABLE ctl__keep_until_exit(ctl_value value, ctl_destructor CTL_NULLABLE destructor);
-
-#define CTL_KEEP_PASSES 64
-
 /// Statistics of the store, for tests and diagnostics. Takes the mutex.
 typedef struct ctl_stats {
     /// Slots created and not yet destroyed.
     size_t live_slots;
-    /// Threads that have stored a value and not yet finished exiting.
+    /// Thread blocks in the store's list: threads that hold or held a value
+    /// and have not finished exiting (plus blocks of values stored after
+    /// their thread's last destructor round; see `ctl_slot_create`).
     size_t registered_threads;
     /// Size of the slot table (the highest slot number ever used, plus one).
     size_t slot_table_size;

@@ -4,57 +4,97 @@
 //
 // Everything here runs under one process-wide mutex (`store.lock`): slot
 // creation and destruction, a thread's first store in a slot, growth of a
-// thread's chunk table, and a thread's teardown. The inline accessors in the
-// header never take it.
+// thread's chunk directory, and a thread's teardown. The inline accessors in
+// the header never take it.
 //
-// Per-thread storage: each thread's `ctl__tls` block holds the entries of slots
-// 0..<CTL_INLINE_SLOTS in place and a table of heap chunks for the rest.
-// A thread that stores its first value registers itself: it links its block
-// into `store.threads` and sets the store's one pthread key, whose destructor
-// (`thread_exit`) destroys the thread's values when it exits.
+// Per-thread storage: a thread's `ctl__tls` pointer starts at `empty_block`
+// (every tag empty, never written). Its first store registers it: it allocates
+// the thread's own block on the heap, links it into `store.threads` and sets
+// the store's one pthread key, whose destructor (`thread_exit`) destroys the
+// thread's values when it exits. The blocks are heap memory owned by the
+// store, so another thread that reaches a block through the list never reads
+// the stack or TLS of a thread that has gone.
+//
+// Lock protocol (modelled in Tests/Model):
+// - A destructor always runs with the mutex released, and a thread runs at
+//   most one destructor at its exit at a time (`running`, counted in the
+//   slot's `inflight`).
+// - `ctl_slot_destroy` waits for `inflight` to reach 0 only if its caller is
+//   not itself running an exit-time destructor. A waiter therefore holds no
+//   in-flight call, so no cycle of waits can form.
+// - A slot number returns to the free list only once its destroy has finished
+//   and its in-flight count is 0.
 //
 //===----------------------------------------------------------------------===//
 
 #include "CThreadLocals.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
-// Every tag starts empty (not 0: see CTL__TAG_EMPTY), so the block is
-// initialized TLS, copied into each new thread.
-_Thread_local ctl__thread_block ctl__tls CTL_TLS_MODEL = {
-    .tags = {[0 ... CTL_INLINE_SLOTS] = CTL__TAG_EMPTY},
+#if CTL_INLINE_SLOTS != 64
+#error "empty_block's initializer lists 65 tags"
+#endif
+
+#define E CTL__TAG_EMPTY
+#define E8 E, E, E, E, E, E, E, E
+
+// The block of every thread that has not stored a value. Never written: a
+// store misses on its tags and takes the slow path, which gives the thread a
+// block of its own.
+static const ctl__thread_block empty_block = {
+    .tags = {E8, E8, E8, E8, E8, E8, E8, E8, E},
 };
 
-enum {
-    state_fresh = 0,        // never stored a value; not in the thread list
-    state_registered = 1,   // in the thread list; pthread key set
-    state_tearing_down = 2, // exiting: destroying its values in rounds
-    state_closed = 3,       // done: not in the list; stores fail
-};
+#undef E8
+#undef E
+
+CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL_TLS_MODEL = (ctl__thread_block *)&empty_block;
+
+#define EMPTY_BLOCK ((ctl__thread_block *)&empty_block)
 
 // The largest generation: with CTL__TAG_INITIALIZING set it is still not
-// CTL__TAG_EMPTY.
-enum { max_generation = 0x7ffffffeu, batch_size = 64 };
+// CTL__TAG_EMPTY. Tests may lower it to reach retirement quickly.
+#ifndef CTL__MAX_GENERATION
+#define CTL__MAX_GENERATION 0x7ffffffeu
+#endif
+
+#ifndef PTHREAD_DESTRUCTOR_ITERATIONS
+#define PTHREAD_DESTRUCTOR_ITERATIONS 4
+#endif
+
+enum {
+    fallback_batch = 64,
+    // How many times the C library calls a pthread key's destructor at most
+    // (the rounds of its thread-exit loop; 4 on glibc, musl and Darwin).
+    exit_rounds = PTHREAD_DESTRUCTOR_ITERATIONS,
+};
+
+typedef enum slot_state {
+    slot_free = 0,     // on the free list, or retired
+    slot_live,         // created and not destroyed
+    slot_destroying,   // ctl_slot_destroy is running
+    slot_draining,     // destroyed; exit-time destructor calls still in flight
+} slot_state;
 
 typedef struct slot_info {
     ctl_destructor destructor;
     void *context;
-    uint32_t generation;  // the generation of the live slot, or of the last one
-    uint32_t live;
+    uint32_t generation;  // of the live slot, or of the last one on this number
+    uint32_t state;       // slot_state
     // Destructor calls for this slot that exiting threads are running now.
     uint32_t inflight;
 } slot_info;
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t inflight_done;
     slot_info *slots;
-    uint32_t slot_count;     // slot numbers handed out so far
+    uint32_t slot_count;  // slot numbers handed out so far
     uint32_t slot_capacity;
-    uint32_t *free_list;     // destroyed slot numbers: a min-heap, lowest reused first
+    uint32_t *free_list;  // destroyed slot numbers: a min-heap, lowest reused first
     uint32_t free_count;
     uint32_t free_capacity;
     size_t live_slots;
@@ -64,7 +104,6 @@ static struct {
     int exit_key_error;
 } store = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .inflight_done = PTHREAD_COND_INITIALIZER,
 };
 
 static pthread_once_t store_once = PTHREAD_ONCE_INIT;
@@ -74,118 +113,10 @@ static void thread_exit(void *block);
 static void lock(void) { pthread_mutex_lock(&store.lock); }
 static void unlock(void) { pthread_mutex_unlock(&store.lock); }
 
-// fork(): the child has one thread, a copy of the forking one. The mutex is
-// held across the fork so that the child never sees the store half-changed,
-// and the child drops every other thread from the list: those threads do not
-// exist there, so their values are neither reachable nor destroyed (the same
-// as with pthread keys).
-static void fork_prepare(void) { lock(); }
-static void fork_parent(void) { unlock(); }
-static void fork_child(void) {
-    ctl__thread_block *self = &ctl__tls;
-    ctl__thread_block *t = store.threads;
-    while (t) {
-        ctl__thread_block *next = t->next;
-        if (t != self) {
-            for (uint32_t c = 0; c < t->chunk_count; c++) free(t->chunks[c]);
-            free(t->chunks);
-            t->chunks = NULL;
-            t->chunk_count = 0;
-            t->next = t->prev = NULL;
-            store.thread_count--;
-        }
-        t = next;
-    }
-    store.threads = NULL;
-    if (self->state == state_registered || self->state == state_tearing_down) {
-        self->next = self->prev = NULL;
-        store.threads = self;
-    }
-    for (uint32_t i = 0; i < store.slot_count; i++) store.slots[i].inflight = 0;
-    pthread_mutex_init(&store.lock, NULL);
-    pthread_cond_init(&store.inflight_done, NULL);
-}
+static const ctl_slot no_slot = {0, 0, 0};
 
-static void store_init(void) {
-    store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-// A thread's entry of one slot number: its tag and its value.
-typedef struct entry_ref {
-    uint32_t *tag;
-    ctl_value *value;
-} entry_ref;
-
-// The entry of `index` in `t`; `tag` is NULL if its chunk does not exist.
-// Caller: `t`'s own thread, or any thread holding the lock.
-static entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
-    if (index < CTL_INLINE_SLOTS) return (entry_ref){&t->tags[index], &t->values[index]};
-    uint32_t c = index / CTL_INLINE_SLOTS;
-    if (c >= t->chunk_count || t->chunks[c] == NULL) return (entry_ref){NULL, NULL};
-    ctl__entry *e = &t->chunks[c][index % CTL_INLINE_SLOTS];
-    return (entry_ref){&e->tag, &e->value};
-}
-
-static void clear_entry(entry_ref e) {
-    *e.tag = CTL__TAG_EMPTY;
-    e.value->u64 = 0;
-}
-
-bool ctl_take(ctl_slot slot, ctl_value *value) {
-    entry_ref e = entry_in(&ctl__tls, slot.index);
-    if (e.tag == NULL || *e.tag != slot.generation) return false;
-    if (value) *value = *e.value;
-    clear_entry(e);
-    return true;
-}
-
-// The calling thread's entry of `index`, allocating its chunk; `tag` is NULL
-// if memory ran out. Lock held.
-static entry_ref ensure_entry(uint32_t index) {
-    ctl__thread_block *t = &ctl__tls;
-    if (index < CTL_INLINE_SLOTS) return entry_in(t, index);
-    uint32_t c = index / CTL_INLINE_SLOTS;
-    if (c >= t->chunk_count) {
-        uint32_t count = t->chunk_count ? t->chunk_count : 2;
-        while (count <= c) count *= 2;
-        // Only the directory moves; the chunks it points to never do.
-        ctl__entry **chunks = realloc(t->chunks, count * sizeof *chunks);
-        if (chunks == NULL) return (entry_ref){NULL, NULL};
-        memset(chunks + t->chunk_count, 0, (count - t->chunk_count) * sizeof *chunks);
-        t->chunks = chunks;
-        t->chunk_count = count;
-    }
-    if (t->chunks[c] == NULL) {
-        ctl__entry *chunk = calloc(CTL_INLINE_SLOTS, sizeof(ctl__entry));
-        if (chunk == NULL) return (entry_ref){NULL, NULL};
-        for (int i = 0; i < CTL_INLINE_SLOTS; i++) chunk[i].tag = CTL__TAG_EMPTY;
-        t->chunks[c] = chunk;
-    }
-    return entry_in(t, index);
-}
-
-static uint32_t lane_of(uint32_t index) { return index < CTL_INLINE_SLOTS ? index : CTL_INLINE_SLOTS; }
-
-static bool is_live(ctl_slot slot) {
-    return slot.index < store.slot_count && store.slots[slot.index].live &&
-           store.slots[slot.index].generation == slot.generation && slot.lane == lane_of(slot.index);
-}
-
-// Makes the calling thread able to hold values. Lock held.
-static bool register_thread(void) {
-    ctl__thread_block *t = &ctl__tls;
-    if (t->state != state_fresh) return t->state != state_closed;
-    if (store.exit_key_error != 0) return false;
-    if (pthread_setspecific(store.exit_key, t) != 0) return false;
-    t->prev = NULL;
-    t->next = store.threads;
-    if (store.threads) store.threads->prev = t;
-    store.threads = t;
-    store.thread_count++;
-    t->state = state_registered;
-    return true;
-}
+// ---------------------------------------------------------------------------
+// Slot numbers
 
 // The free list is a binary min-heap, so that the lowest free number is reused
 // first and live slots stay in the inline lanes when they can.
@@ -206,6 +137,14 @@ static uint32_t pop_free(void) {
 }
 
 static void push_free(uint32_t index) {
+    if (store.free_count == store.free_capacity) {
+        uint32_t capacity = store.free_capacity ? store.free_capacity * 2 : 64;
+        uint32_t *list = realloc(store.free_list, capacity * sizeof *list);
+        // Without room in the free list the number is simply never reused.
+        if (list == NULL) return;
+        store.free_list = list;
+        store.free_capacity = capacity;
+    }
     uint32_t *h = store.free_list;
     uint32_t i = store.free_count++;
     while (i > 0 && h[(i - 1) / 2] > index) {
@@ -214,6 +153,165 @@ static void push_free(uint32_t index) {
     }
     h[i] = index;
 }
+
+// Gives a destroyed number back once no destructor call for it is in flight.
+// A number whose generation is exhausted is retired instead: a stale handle
+// of it can then never match again. Lock held.
+static void release_number(uint32_t index) {
+    slot_info *info = &store.slots[index];
+    info->state = slot_free;
+    info->destructor = NULL;
+    info->context = NULL;
+    if (info->generation < CTL__MAX_GENERATION) push_free(index);
+}
+
+static uint32_t lane_of(uint32_t index) { return index < CTL_INLINE_SLOTS ? index : CTL_INLINE_SLOTS; }
+
+static bool is_live(ctl_slot slot) {
+    return slot.index < store.slot_count && store.slots[slot.index].state == slot_live &&
+           store.slots[slot.index].generation == slot.generation && slot.lane == lane_of(slot.index);
+}
+
+// An exit-time destructor call for `index` ended. Lock held.
+static void end_inflight(uint32_t index) {
+    slot_info *info = &store.slots[index];
+    info->inflight--;
+    if (info->inflight == 0 && info->state == slot_draining) release_number(index);
+}
+
+// ---------------------------------------------------------------------------
+// Per-thread blocks
+
+// A block's entry of one slot number: its tag and its value.
+typedef struct entry_ref {
+    uint32_t *tag;
+    ctl_value *value;
+} entry_ref;
+
+// The entry of `index` in `t`; `tag` is NULL if its chunk does not exist.
+// Caller: `t`'s own thread, or any thread holding the lock.
+static entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
+    if (index < CTL_INLINE_SLOTS) return (entry_ref){&t->tags[index], &t->values[index]};
+    uint32_t c = index / CTL_INLINE_SLOTS;
+    if (c >= t->chunk_count || t->chunks[c] == NULL) return (entry_ref){NULL, NULL};
+    ctl__entry *e = &t->chunks[c][index % CTL_INLINE_SLOTS];
+    return (entry_ref){&e->tag, &e->value};
+}
+
+static void clear_entry(entry_ref e) {
+    *e.tag = CTL__TAG_EMPTY;
+    e.value->u64 = 0;
+}
+
+static void free_block(ctl__thread_block *t) {
+    for (uint32_t c = 0; c < t->chunk_count; c++) free(t->chunks[c]);
+    free(t->chunks);
+    free(t);
+}
+
+static void unlink_block(ctl__thread_block *t) {
+    if (t->prev) t->prev->next = t->next;
+    else store.threads = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+    store.thread_count--;
+}
+
+// The calling thread's own block, registering the thread first if needed;
+// NULL if memory or the pthread key ran out. Lock held.
+static ctl__thread_block *register_thread(void) {
+    ctl__thread_block *t = ctl__tls;
+    if (t != EMPTY_BLOCK) return t;
+    if (store.exit_key_error != 0) return NULL;
+    t = malloc(sizeof *t);
+    if (t == NULL) return NULL;
+    *t = empty_block;
+    if (pthread_setspecific(store.exit_key, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    t->prev = NULL;
+    t->next = store.threads;
+    if (store.threads) store.threads->prev = t;
+    store.threads = t;
+    store.thread_count++;
+    // A signal handler on this thread sees either the empty block or the
+    // complete new one.
+    atomic_signal_fence(memory_order_release);
+    ctl__tls = t;
+    return t;
+}
+
+// The entry of `index` in the calling thread's block `t`, allocating its
+// chunk; `tag` is NULL if memory ran out. Lock held.
+static entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
+    if (index < CTL_INLINE_SLOTS) return entry_in(t, index);
+    uint32_t c = index / CTL_INLINE_SLOTS;
+    if (c >= t->chunk_count) {
+        uint32_t count = t->chunk_count ? t->chunk_count : 2;
+        while (count <= c) count *= 2;
+        // A new directory, published before the old one is freed: a signal
+        // handler that interrupts this thread reads a valid directory either
+        // way (the pointer is stored before the larger count).
+        ctl__entry **chunks = calloc(count, sizeof *chunks);
+        if (chunks == NULL) return (entry_ref){NULL, NULL};
+        ctl__entry **old = t->chunks;
+        if (old) memcpy(chunks, old, t->chunk_count * sizeof *chunks);
+        t->chunks = chunks;
+        atomic_signal_fence(memory_order_release);
+        t->chunk_count = count;
+        atomic_signal_fence(memory_order_release);
+        free(old);
+    }
+    if (t->chunks[c] == NULL) {
+        ctl__entry *chunk = malloc(CTL_INLINE_SLOTS * sizeof(ctl__entry));
+        if (chunk == NULL) return (entry_ref){NULL, NULL};
+        for (int i = 0; i < CTL_INLINE_SLOTS; i++) chunk[i] = (ctl__entry){.tag = CTL__TAG_EMPTY};
+        atomic_signal_fence(memory_order_release);
+        t->chunks[c] = chunk;
+    }
+    return entry_in(t, index);
+}
+
+// fork(): the child has one thread, a copy of the forking one. The mutex is
+// held across the fork so that the child never sees the store half-changed.
+// The child frees every other thread's block: those threads do not exist
+// there, so their values are dropped without destructor calls (as with
+// pthread keys). In-flight counts are recomputed: the forking thread may
+// itself be running an exit-time destructor (fork inside a destructor).
+static void fork_prepare(void) { lock(); }
+static void fork_parent(void) { unlock(); }
+static void fork_child(void) {
+    ctl__thread_block *self = ctl__tls;
+    ctl__thread_block *t = store.threads;
+    while (t) {
+        ctl__thread_block *next = t->next;
+        if (t != self) free_block(t);
+        t = next;
+    }
+    store.threads = NULL;
+    store.thread_count = 0;
+    if (self != EMPTY_BLOCK) {
+        self->next = self->prev = NULL;
+        store.threads = self;
+        store.thread_count = 1;
+    }
+    for (uint32_t i = 0; i < store.slot_count; i++) store.slots[i].inflight = 0;
+    if (self != EMPTY_BLOCK && self->running.generation != 0) store.slots[self->running.index].inflight = 1;
+    for (uint32_t i = 0; i < store.slot_count; i++)
+        if (store.slots[i].state == slot_draining && store.slots[i].inflight == 0) release_number(i);
+    // The forking thread took the mutex in fork_prepare; it is the child's
+    // only thread, so it releases it (a held mutex is never re-initialised).
+    unlock();
+}
+
+static void store_init(void) {
+    store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+// ---------------------------------------------------------------------------
+// Public functions
 
 int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
     pthread_once(&store_once, store_init);
@@ -225,9 +323,9 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
     } else {
         if (store.slot_count == store.slot_capacity) {
             uint32_t capacity = store.slot_capacity ? store.slot_capacity * 2 : 64;
-            slot_info *slots = realloc(store.slots, capacity * sizeof *slots);
-            if (slots == NULL || capacity <= store.slot_capacity || store.slot_count >= max_generation) {
-                if (slots) store.slots = slots;
+            slot_info *slots =
+                capacity > store.slot_capacity ? realloc(store.slots, capacity * sizeof *slots) : NULL;
+            if (slots == NULL) {
                 unlock();
                 return CTL_ENOMEM;
             }
@@ -238,8 +336,8 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
         store.slots[index] = (slot_info){.generation = 0};
     }
     slot_info *info = &store.slots[index];
-    info->generation = info->generation % max_generation + 1;
-    info->live = 1;
+    info->generation++;  // below CTL__MAX_GENERATION: exhausted numbers are never freed
+    info->state = slot_live;
     info->inflight = 0;
     info->destructor = destructor;
     info->context = context;
@@ -249,12 +347,43 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
     return CTL_OK;
 }
 
-typedef struct pending {
-    ctl_value value;
-    ctl_destructor destructor;
-    void *context;
-    ctl_slot slot;
-} pending;
+// Takes up to `capacity` values of `slot` out of the registered blocks into
+// `values`, clearing their entries. Lock held.
+static bool holds_values(ctl__thread_block *t);
+
+static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
+    size_t n = 0;
+    ctl__thread_block *next;
+    for (ctl__thread_block *t = store.threads; t && n < capacity; t = next) {
+        next = t->next;
+        entry_ref e = entry_in(t, slot.index);
+        if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
+        if (*e.tag == slot.generation) values[n++] = *e.value;
+        clear_entry(e);  // a value, or an initialisation mark that will not finish
+        // The block of a thread past its last exit round is freed with its
+        // last value (no thread uses it any more; see thread_exit).
+        if (t->orphaned && !holds_values(t)) {
+            unlink_block(t);
+            free_block(t);
+        }
+    }
+    return n;
+}
+
+static void destroy_values(ctl_destructor destructor, void *context, const ctl_value *values, size_t n) {
+    if (destructor)
+        for (size_t i = 0; i < n; i++) destructor(values[i], context);
+}
+
+// Sleeps a little longer each time: waiting for another thread's destructor
+// call is rare and short, and polling keeps the store free of condition
+// variables (which a fork child could not safely reuse).
+static void backoff(unsigned *round) {
+    long ns = 1000L << (*round < 10 ? *round : 10);  // 1 µs ... ~1 ms
+    (*round)++;
+    struct timespec delay = {0, ns};
+    nanosleep(&delay, NULL);
+}
 
 int ctl_slot_destroy(ctl_slot slot) {
     lock();
@@ -263,53 +392,47 @@ int ctl_slot_destroy(ctl_slot slot) {
         return CTL_EINVAL;
     }
     slot_info *info = &store.slots[slot.index];
-    info->live = 0;
+    info->state = slot_destroying;
     ctl_destructor destructor = info->destructor;
     void *context = info->context;
-    // Take every thread's value out in batches and destroy them with the lock
-    // released: a destructor may use the store. A thread seen once is cleared,
-    // so each pass makes progress and the loop ends when a pass finds nothing.
-    for (;;) {
-        ctl_value batch[batch_size];
-        int n = 0;
-        for (ctl__thread_block *t = store.threads; t && n < batch_size; t = t->next) {
-            entry_ref e = entry_in(t, slot.index);
-            if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
-            if (*e.tag == slot.generation) batch[n++] = *e.value;
-            clear_entry(e);
-        }
-        if (n == 0) break;
+    // From here on stores fail. Take every value out in one pass and destroy
+    // them with the lock released: a destructor may use the store. An exiting
+    // thread takes out the values this pass has not reached yet (the slot is
+    // not free), so each value is destroyed exactly once.
+    size_t capacity = store.thread_count;
+    ctl_value *values = capacity ? malloc(capacity * sizeof *values) : NULL;
+    if (values != NULL || capacity == 0) {
+        size_t n = take_values(slot, values, capacity);
         unlock();
-        if (destructor)
-            for (int i = 0; i < n; i++) destructor(batch[i], context);
+        destroy_values(destructor, context, values, n);
+        free(values);
         lock();
-        info = &store.slots[slot.index];  // the table may have moved
+    } else {
+        // Out of memory: passes of a fixed batch, each from the list's head.
+        for (;;) {
+            ctl_value batch[fallback_batch];
+            size_t n = take_values(slot, batch, fallback_batch);
+            if (n == 0) break;
+            unlock();
+            destroy_values(destructor, context, batch, n);
+            lock();
+        }
     }
     // Wait for exiting threads that took a value of this slot out before we
-    // did; our own thread's call (if a destructor destroys its own slot) is not
-    // waited for.
-    if (ctl__tls.running.index == slot.index && ctl__tls.running.generation == slot.generation) {
-        // A destructor of this slot, run by this exiting thread, destroys the
-        // slot: settle its own in-flight count now and tell `thread_exit`.
-        store.slots[slot.index].inflight--;
-        ctl__tls.running = (ctl_slot){0, 0, 0};
-    }
-    while (store.slots[slot.index].inflight > 0) pthread_cond_wait(&store.inflight_done, &store.lock);
-    info = &store.slots[slot.index];
-    info->destructor = NULL;
-    info->context = NULL;
-    // The number is free now; its generation moves on when it is reused.
-    if (store.free_count == store.free_capacity) {
-        uint32_t capacity = store.free_capacity ? store.free_capacity * 2 : 64;
-        uint32_t *list = realloc(store.free_list, capacity * sizeof *list);
-        if (list) {
-            store.free_list = list;
-            store.free_capacity = capacity;
+    // did, unless this thread is itself running an exit-time destructor.
+    ctl__thread_block *self = ctl__tls;
+    if (self == EMPTY_BLOCK || self->running.generation == 0) {
+        unsigned round = 0;
+        while (store.slots[slot.index].inflight > 0) {
+            unlock();
+            backoff(&round);
+            lock();
         }
     }
-    // Without room in the free list the number is simply never reused.
-    if (store.free_count < store.free_capacity) push_free(slot.index);
     store.live_slots--;
+    info = &store.slots[slot.index];  // the table may have moved
+    if (info->inflight == 0) release_number(slot.index);
+    else info->state = slot_draining;
     unlock();
     return CTL_OK;
 }
@@ -321,10 +444,21 @@ bool ctl_slot_is_live(ctl_slot slot) {
     return live;
 }
 
+bool ctl_take(ctl_slot slot, ctl_value *value) {
+    entry_ref e = entry_in(ctl__tls, slot.index);
+    if (e.tag == NULL || *e.tag != slot.generation) return false;
+    if (value) *value = *e.value;
+    clear_entry(e);
+    return true;
+}
+
 bool ctl__set_slow(ctl_slot slot, ctl_value value) {
     lock();
     entry_ref e = {NULL, NULL};
-    if (is_live(slot) && register_thread()) e = ensure_entry(slot.index);
+    if (is_live(slot)) {
+        ctl__thread_block *t = register_thread();
+        if (t) e = ensure_entry(t, slot.index);
+    }
     if (e.tag) {
         *e.value = value;
         *e.tag = slot.generation;
@@ -337,17 +471,17 @@ int ctl_begin_initialization(ctl_slot slot) {
     if (ctl_has_value(slot)) return CTL_EEXIST;
     lock();
     int result = CTL_EINVAL;
-    entry_ref e = {NULL, NULL};
-    if (is_live(slot) && register_thread()) e = ensure_entry(slot.index);
-    if (e.tag) {
-        if (*e.tag == (slot.generation | CTL__TAG_INITIALIZING)) {
+    if (is_live(slot)) {
+        ctl__thread_block *t = register_thread();
+        entry_ref e = t ? ensure_entry(t, slot.index) : (entry_ref){NULL, NULL};
+        if (e.tag == NULL) {
+            result = CTL_ENOMEM;
+        } else if (*e.tag == (slot.generation | CTL__TAG_INITIALIZING)) {
             result = CTL_EBUSY;
         } else {
             *e.tag = slot.generation | CTL__TAG_INITIALIZING;
             result = CTL_OK;
         }
-    } else if (is_live(slot) && ctl__tls.state != state_closed) {
-        result = CTL_ENOMEM;
     }
     unlock();
     return result;
@@ -356,7 +490,7 @@ int ctl_begin_initialization(ctl_slot slot) {
 // No lock: the entry exists (begin_initialization allocated it), and only the
 // owning thread touches an entry of a live slot without the lock.
 bool ctl_finish_initialization(ctl_slot slot, ctl_value value) {
-    entry_ref e = entry_in(&ctl__tls, slot.index);
+    entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != (slot.generation | CTL__TAG_INITIALIZING)) return false;
     *e.value = value;
     *e.tag = slot.generation;
@@ -365,7 +499,7 @@ bool ctl_finish_initialization(ctl_slot slot, ctl_value value) {
 
 void ctl_cancel_initialization(ctl_slot slot) {
     lock();
-    entry_ref e = entry_in(&ctl__tls, slot.index);
+    entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag && *e.tag == (slot.generation | CTL__TAG_INITIALIZING)) *e.tag = CTL__TAG_EMPTY;
     unlock();
 }
@@ -381,113 +515,96 @@ ctl_stats ctl_get_stats(void) {
     return stats;
 }
 
-// Takes up to `batch_size` values of thread `t` out, from slot number
-// `*cursor` on, and counts them as in flight. Lock held.
-static int take_batch(ctl__thread_block *t, uint32_t *cursor, pending *batch) {
-    int n = 0;
-    while (*cursor < store.slot_count && n < batch_size) {
-        uint32_t index = (*cursor)++;
+// ---------------------------------------------------------------------------
+// Thread exit
+
+typedef struct pending {
+    ctl_value value;
+    ctl_destructor destructor;
+    void *context;
+    ctl_slot slot;
+} pending;
+
+// Takes the first value of `t` at slot number `*cursor` or above out, counted
+// as in flight; false if there is none. Lock held. Walks the thread's own
+// storage (its lanes and the chunks it allocated), not the slot table.
+static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
+    for (uint32_t index = *cursor;; index++) {
+        if (index >= CTL_INLINE_SLOTS) {
+            uint32_t c = index / CTL_INLINE_SLOTS;
+            while (c < t->chunk_count && t->chunks[c] == NULL) c++;
+            if (c >= t->chunk_count) return false;
+            if (index < c * CTL_INLINE_SLOTS) index = c * CTL_INLINE_SLOTS;
+        }
         entry_ref e = entry_in(t, index);
-        if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
+        if (*e.tag == CTL__TAG_EMPTY) continue;
         slot_info *info = &store.slots[index];
-        if (info->live && *e.tag == info->generation) {
+        bool held = *e.tag == info->generation && info->state != slot_free;
+        if (held) {
             info->inflight++;
-            batch[n++] = (pending){
+            *out = (pending){
                 .value = *e.value,
                 .destructor = info->destructor,
                 .context = info->context,
                 .slot = {.lane = lane_of(index), .generation = info->generation, .index = index},
             };
         }
-        clear_entry(e);
-    }
-    return n;
-}
-
-struct ctl__kept {
-    ctl_value value;  // first: the word handed out is the node's address
-    ctl_destructor destructor;
-    struct ctl__kept *next;
-};
-
-ctl_value *ctl__keep_until_exit(ctl_value value, ctl_destructor destructor) {
-    struct ctl__kept *node = malloc(sizeof *node);
-    if (node == NULL) return NULL;
-    node->value = value;
-    node->destructor = destructor;
-    node->next = ctl__tls.kept;
-    ctl__tls.kept = node;
-    return &node->value;
-}
-
-// Destroys the values kept by `ctl__keep_until_exit`, in bounded passes.
-static void destroy_kept(ctl__thread_block *t) {
-    for (int pass = 0; t->kept != NULL; pass++) {
-        if (pass == CTL_KEEP_PASSES) {
-            fputs("CThreadLocals: deinitializers keep creating thread-local values after the exiting thread's "
-                  "storage was closed; stopping instead of looping forever\n",
-                  stderr);
-            abort();
-        }
-        struct ctl__kept *node = t->kept;
-        t->kept = NULL;
-        while (node) {
-            struct ctl__kept *next = node->next;
-            if (node->destructor) node->destructor(node->value, NULL);
-            free(node);
-            node = next;
+        clear_entry(e);  // a value, or an initialisation mark that will not finish
+        if (held) {
+            *cursor = index + 1;
+            return true;
         }
     }
 }
 
-// The store's pthread key destructor: destroys the exiting thread's values.
+static bool holds_values(ctl__thread_block *t) {
+    for (int i = 0; i < CTL_INLINE_SLOTS; i++)
+        if (t->tags[i] != CTL__TAG_EMPTY) return true;
+    for (uint32_t c = 0; c < t->chunk_count; c++) {
+        if (t->chunks[c] == NULL) continue;
+        for (int i = 0; i < CTL_INLINE_SLOTS; i++)
+            if (t->chunks[c][i].tag != CTL__TAG_EMPTY) return true;
+    }
+    return false;
+}
+
+// The store's pthread key destructor, called by the C library in each of its
+// destructor rounds while the key is set. One sweep over the thread's values,
+// one value at a time; values stored meanwhile behind the sweep are left for
+// the next round, for which the key is set again.
 static void thread_exit(void *block) {
     ctl__thread_block *t = block;
-    if (t != &ctl__tls) return;  // never: the key is only set to the own block
+    if (t != ctl__tls) return;  // never: the key is only set to the own block
     lock();
-    t->state = state_tearing_down;
-    for (int round = 1; round <= CTL_DESTRUCTOR_ROUNDS; round++) {
-        // In the last round, close the storage first: values stored from now
-        // on are refused, so teardown ends.
-        if (round == CTL_DESTRUCTOR_ROUNDS) t->state = state_closed;
-        bool found = false;
-        uint32_t cursor = 0;
-        for (;;) {
-            pending batch[batch_size];
-            int n = take_batch(t, &cursor, batch);
-            if (n == 0) break;
-            found = true;
-            unlock();
-            for (int i = 0; i < n; i++) {
-                t->running = batch[i].slot;
-                if (batch[i].destructor) batch[i].destructor(batch[i].value, batch[i].context);
-                // Cleared if the destructor destroyed its own slot, which
-                // then settled this call's in-flight count itself.
-                if (t->running.generation == 0) batch[i].slot.generation = 0;
-            }
-            t->running = (ctl_slot){0, 0, 0};
-            lock();
-            for (int i = 0; i < n; i++)
-                if (batch[i].slot.generation != 0) store.slots[batch[i].slot.index].inflight--;
-            pthread_cond_broadcast(&store.inflight_done);
-        }
-        // No destructor ran, so nothing new can have been stored: done.
-        if (!found) break;
+    t->exit_calls++;
+    uint32_t cursor = 0;
+    pending p;
+    while (take_next(t, &cursor, &p)) {
+        t->running = p.slot;
+        unlock();
+        if (p.destructor) p.destructor(p.value, p.context);
+        lock();
+        t->running = no_slot;
+        end_inflight(p.slot.index);
     }
-    t->state = state_closed;
+    if (holds_values(t)) {
+        // Values stored during the sweep: the next round destroys them.
+        if (t->exit_calls < exit_rounds && pthread_setspecific(store.exit_key, t) == 0) {
+            unlock();
+            return;
+        }
+        // This was the C library's last round: the values stay in the block,
+        // in the list, and are destroyed with their slots; the last of them
+        // frees the block. The thread stops using it: a store later in its
+        // teardown starts a new block (never swept; its values, too, are
+        // destroyed with their slots).
+        t->orphaned = 1;
+        ctl__tls = EMPTY_BLOCK;
+        unlock();
+        return;
+    }
+    unlink_block(t);
+    ctl__tls = EMPTY_BLOCK;
     unlock();
-    destroy_kept(t);
-    lock();
-    for (uint32_t c = 0; c < t->chunk_count; c++) free(t->chunks[c]);
-    free(t->chunks);
-    t->chunks = NULL;
-    t->chunk_count = 0;
-    for (int i = 0; i <= CTL_INLINE_SLOTS; i++) t->tags[i] = CTL__TAG_EMPTY;
-    memset(t->values, 0, sizeof t->values);
-    if (t->prev) t->prev->next = t->next;
-    else store.threads = t->next;
-    if (t->next) t->next->prev = t->prev;
-    t->next = t->prev = NULL;
-    store.thread_count--;
-    unlock();
+    free_block(t);
 }

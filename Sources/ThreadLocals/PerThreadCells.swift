@@ -128,8 +128,8 @@ internal final class _CellOwner<Cell: AnyObject & Sendable, Total: Sendable> {
 internal final class _PerThreadCells<Cell: AnyObject & Sendable, Total: Sendable>: Sendable {
     /// The calling thread's hot pointer, or nil; see the invariant above.
     @usableFromInline
-    internal let fast: ThreadLocal<UnsafeMutableRawPointer?>
-    internal let owners: ThreadLocal<_CellOwner<Cell, Total>>
+    nonisolated(unsafe) internal let fast: ThreadLocal<UnsafeMutableRawPointer?>
+    nonisolated(unsafe) internal let owners: ThreadLocal<_CellOwner<Cell, Total>>
     private let registry: _CellRegistry<Cell, Total>
 
     /// - Parameters:
@@ -143,7 +143,7 @@ internal final class _PerThreadCells<Cell: AnyObject & Sendable, Total: Sendable
         retire: @escaping @Sendable (Cell, inout Total) -> Void
     ) {
         let registry = _CellRegistry(total: total, retire: retire)
-        let fast = ThreadLocal<UnsafeMutableRawPointer?>()
+        nonisolated(unsafe) let fast = ThreadLocal<UnsafeMutableRawPointer?>()
         self.registry = registry
         self.fast = fast
         self.owners = ThreadLocal {

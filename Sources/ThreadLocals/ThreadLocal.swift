@@ -56,27 +56,22 @@ public import CThreadLocals
 /// memory is never corrupted.
 ///
 /// ## Thread exit
-/// Values are released on the exiting thread, in up to four rounds: a
-/// deinitializer that runs then may read and write any `ThreadLocal`, and
-/// values it stores are released in the next round. In the last round the
-/// thread's storage is closed: an access then works on a fresh initial value,
-/// and an assignment stores nothing; these values are released at the very
-/// end of the thread's teardown. (Deinitializers that keep creating values
-/// there without end stop the process with a message instead of looping.)
+/// Values are released on the exiting thread. A deinitializer that runs then
+/// may read and write any `ThreadLocal`; a value it stores is released in the
+/// C library's next round of thread-exit destructors. What happens to values
+/// stored after the last round is described in <doc:ValueLifetimes>.
 /// The main thread's values are not released when the process exits
 /// (`exit()` runs no thread destructors), as with pthread keys.
 ///
 /// ## Sendability
-/// `ThreadLocal` is `Sendable` for any `Value`, so that a variable can be a
-/// global `let` shared by all threads, even for values that are not
-/// `Sendable` (a per-thread formatter or encoder is the typical use). This is
-/// sound because each thread only ever reaches its own value. Do not hand a
-/// reference obtained from ``value`` to code that may run on another thread;
-/// the compiler cannot check that for you here.
+/// `ThreadLocal` is `Sendable` when `Value` is, so that a variable can be a
+/// global `let` or a property of a `Sendable` type shared by all threads.
+/// For per-thread caches of objects that are not `Sendable` (a
+/// `DateFormatter`, a `JSONEncoder`, a parser), declare the variable
+/// `nonisolated(unsafe)`; see <doc:ThreadLocalsAndConcurrency> for what that
+/// spelling promises.
 @dynamicMemberLookup
-public final class ThreadLocal<Value>: @unchecked Sendable {
-    // Sendable: every thread reads and writes only its own value; the slot
-    // handle and the closure are immutable and Sendable themselves.
+public final class ThreadLocal<Value> {
 
     /// The C slot. Invariant: live for the lifetime of `self` (created in
     /// `init`, destroyed only in `deinit`).
@@ -100,8 +95,8 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     public init(_ initialValue: @escaping @Sendable () -> Value) {
         self._initialValue = initialValue
         var slot = ctl_slot()
-        let status = Int(ctl_slot_create(&slot, Self._storedInline ? nil : _releaseBox, nil))
-        precondition(status == CTL_OK, "ThreadLocal: cannot create a thread-local slot (error \(status))")
+        let status = Int(ctl_slot_create(&slot, Self._destructor, nil))
+        if status != CTL_OK { _threadLocalFailure("cannot create a thread-local slot (error \(status))") }
         self._slot = slot
     }
 
@@ -116,6 +111,10 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
         let status = Int(ctl_slot_destroy(_slot))
         assert(status == CTL_OK, "ThreadLocal: slot destroyed twice")
     }
+
+    /// The C destructor of the slot: releases a box, or nothing for values
+    /// stored in the slot word itself.
+    internal static var _destructor: ctl_destructor? { _storedInline ? nil : _releaseBox }
 
     /// Whether a value of this type is stored in the slot itself (no box).
     @inlinable
@@ -142,16 +141,26 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
         _read {
             let (value, state) = Self._pointers(_word())
             if let state { _Box<Value>._beginRead(state) }
-            defer { if let state { state.pointee &-= 1 } }
+            // The yielded memory belongs to `self` (the slot's box or word):
+            // keep `self` alive until the access ends, also when this is the
+            // caller's last use of it.
+            defer {
+                if let state { state.pointee &-= 1 }
+                _fixLifetime(self)
+            }
             yield value.pointee
         }
         _modify {
             let (value, state) = Self._pointers(_word())
             if let state { _Box<Value>._beginWrite(state) }
-            defer { if let state { state.pointee = 0 } }
+            defer {
+                if let state { state.pointee = 0 }
+                _fixLifetime(self)
+            }
             yield &value.pointee
         }
         set {
+            defer { _fixLifetime(self) }
             guard let word = ctl_value_pointer(_slot) else {
                 _store(newValue)
                 return
@@ -177,9 +186,13 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     /// The value is created first if needed. No copy is made, so this is the
     /// way to append to a per-thread buffer or use a per-thread cache.
     ///
+    /// Available in `async` functions: `body` is synchronous, so it runs on
+    /// one thread from start to end, and the value it sees is that thread's.
+    /// (Do not return the value itself out of `body` to use it after an
+    /// `await`; see <doc:ThreadLocalsAndConcurrency>.)
+    ///
     /// Cost: that of ``value``; `body` is inlined into the caller.
     @inlinable
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public func withValue<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
@@ -202,22 +215,64 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     ///
     /// The value's deinitializer runs after it has been removed, so it may
     /// access this `ThreadLocal` again.
-    ///
-    /// Cost: an out-of-line call, and the release of the value.
     @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public func reset() {
-        guard let word = ctl_value_pointer(_slot) else { return }
-        if let state = Self._pointers(word).state {
-            precondition(
-                state.pointee == 0,
-                "ThreadLocal<\(Value.self)>.reset() was called while this thread's value is being accessed (inside withValue or an access to value)"
+        if let value = take() { _ = consume value }
+    }
+
+    /// Removes the calling thread's value and returns it, or returns `nil` if
+    /// the thread has none. The value is not released; the next access on
+    /// this thread runs the initial-value closure again.
+    ///
+    /// Like Rust's `LocalKey::take`.
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    public func take() -> Value? {
+        defer { _fixLifetime(self) }
+        guard let word = ctl_value_pointer(_slot) else { return nil }
+        if let state = Self._pointers(word).state, state.pointee != 0 {
+            _threadLocalFailure(
+                "ThreadLocal<\(Value.self)>: reset() or take() was called while this thread's value is being accessed (inside withValue or an access to value)"
             )
         }
         var taken = ctl_value()
-        _ = ctl_take(_slot, &taken)
-        if !Self._storedInline {
-            _Box<Value>._release(taken)
+        guard ctl_take(_slot, &taken) else { return nil }
+        return Self._decode(taken)
+    }
+
+    /// Stores `newValue` as the calling thread's value and returns the value
+    /// it replaces, or `nil` if the thread had none. The initial-value
+    /// closure does not run.
+    ///
+    /// Like Rust's `LocalKey::replace`.
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    public func exchange(_ newValue: Value) -> Value? {
+        defer { _fixLifetime(self) }
+        guard let word = ctl_value_pointer(_slot) else {
+            _store(newValue)
+            return nil
         }
+        let (value, state) = Self._pointers(word)
+        if let state { _Box<Value>._beginWrite(state) }
+        let old = value.move()
+        value.initialize(to: newValue)
+        if let state { state.pointee = 0 }
+        return old
+    }
+
+    /// The calling thread's value if it has one, without creating it.
+    ///
+    /// Like swift-nio's `ThreadSpecificVariable.currentValue`.
+    @inlinable
+    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    public var valueIfPresent: Value? {
+        guard let word = ctl_value_pointer(_slot) else { return nil }
+        let (value, state) = Self._pointers(word)
+        if let state { _Box<Value>._beginRead(state) }
+        defer {
+            if let state { state.pointee &-= 1 }
+            _fixLifetime(self)
+        }
+        return value.pointee
     }
 
     /// Reads or writes a property of the calling thread's value, as in Python's
@@ -243,11 +298,8 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     // MARK: - Storage
 
     /// The calling thread's slot word, creating the value first if needed.
-    ///
-    /// If this thread's storage is closed (it is exiting and in its last round
-    /// of destruction), the word holds a fresh initial value that the store
-    /// keeps only until the end of the thread's teardown. Accessors do no
-    /// work after their access ends, which keeps them small enough to inline.
+    /// Accessors do no work after their access ends, which keeps them small
+    /// enough to inline.
     @inlinable
     @inline(__always)
     internal func _word() -> UnsafeMutablePointer<ctl_value> {
@@ -260,10 +312,10 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
     /// Typed pointers into a slot word: to the value, and for boxed values to
     /// the box's access state.
     ///
-    /// Invariant: `word` is this thread's word of `_slot` (or a transient word)
-    /// and holds a value stored by `_encode`; the pointers are valid until the
-    /// value is removed from the slot, which only `reset()`, slot destruction
-    /// and thread exit do.
+    /// Invariant: `word` is this thread's word of `_slot` and holds a value
+    /// stored by `_encode`; the pointers are valid while `self` is alive and
+    /// the value is not removed from the slot, which only `take()`/`reset()`,
+    /// slot destruction (`deinit`) and thread exit do.
     @inlinable
     @inline(__always)
     internal static func _pointers(
@@ -290,6 +342,16 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
         return word
     }
 
+    /// The value in a word made by `_encode` that was removed from its slot;
+    /// consumes the word (releases its box).
+    @usableFromInline
+    internal static func _decode(_ word: ctl_value) -> Value {
+        if _storedInline {
+            return withUnsafeBytes(of: word) { $0.load(as: Value.self) }
+        }
+        return _Box<Value>._take(word)
+    }
+
     /// Destroys a word made by `_encode` that is not (or no longer) in a slot.
     @usableFromInline
     internal static func _destroy(_ word: ctl_value) {
@@ -311,47 +373,52 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
             // that value stays, and the computed one is released.
             Self._destroy(word)
             guard let existing = ctl_value_pointer(_slot) else {
-                preconditionFailure(
+                _threadLocalFailure(
                     "ThreadLocal<\(Value.self)>: this thread's value vanished during its initialization"
                 )
             }
             return existing
         case CTL_EEXIST:
             return ctl_value_pointer(_slot).unsafelyUnwrapped
-        case CTL_ENOMEM:
-            preconditionFailure("ThreadLocal<\(Value.self)>: out of memory for this thread's slot table")
         case CTL_EBUSY:
-            preconditionFailure(
+            _threadLocalFailure(
                 "ThreadLocal<\(Value.self)>: the initial-value closure accessed the same ThreadLocal on the same thread; that recursion would never end"
             )
-        default:
-            // This thread's storage is closed (it finished destroying its
-            // values): hand out a fresh value, kept only until the end of
-            // the thread's teardown.
-            let word = ctl__keep_until_exit(Self._encode(_initialValue()), Self._storedInline ? nil : _releaseBox)
-            precondition(word != nil, "ThreadLocal<\(Value.self)>: out of memory")
-            return word.unsafelyUnwrapped
+        case let status:
+            // CTL_ENOMEM (CTL_EINVAL cannot happen: the slot lives as long as
+            // `self`).
+            _threadLocalFailure("ThreadLocal<\(Value.self)>: cannot store this thread's value (error \(status))")
         }
     }
 
     /// Stores `newValue` as the calling thread's value when the thread has
-    /// none, and returns its word; `nil` if the thread's storage is closed.
-    /// `newValue` is then kept until the end of the thread's teardown rather
-    /// than released here, so that a deinitializer that assigns a value whose
-    /// deinitializer assigns again cannot recurse without bound.
+    /// none.
     @usableFromInline
     @inline(never)
-    @discardableResult
-    internal func _store(_ newValue: Value) -> UnsafeMutablePointer<ctl_value>? {
+    internal func _store(_ newValue: Value) {
         let word = Self._encode(newValue)
-        if ctl_set(_slot, word) {
-            return ctl_value_pointer(_slot)
-        }
-        if ctl__keep_until_exit(word, Self._storedInline ? nil : _releaseBox) == nil {
+        if !ctl_set(_slot, word) {
             Self._destroy(word)
+            _threadLocalFailure("ThreadLocal<\(Value.self)>: out of memory for this thread's storage")
         }
-        return nil
     }
+}
+
+/// Stops the process with `message`, in every build configuration
+/// (`precondition` drops its message under `-O`). The message is built only
+/// on this failure path.
+@usableFromInline
+@inline(never)
+internal func _threadLocalFailure(_ message: @autoclosure () -> String) -> Never {
+    fatalError(message())
+}
+
+extension ThreadLocal: @unchecked Sendable where Value: Sendable {
+    // Sendable: every thread reads and writes only its own value; the slot
+    // handle and the closure are immutable and Sendable themselves. Values
+    // cross threads only when the last reference is dropped (`deinit`
+    // releases every thread's value on the calling thread), which a Sendable
+    // value allows.
 }
 
 /// The heap box of a value that is not stored in the slot itself: a
@@ -360,8 +427,8 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
 /// and no dynamic exclusivity check.
 ///
 /// The slot holds one strong reference to the box (made by `_make`). It is
-/// released by `_release` on `reset()`, and by the C destructor at thread exit
-/// and on slot destruction; nowhere else.
+/// released by `_take` on `take()`/`reset()`, and by the C destructor at
+/// thread exit and on slot destruction; nowhere else.
 ///
 /// The access state is 0 when idle, the number of reads in progress when
 /// positive, and -1 during a write. Only the owning thread touches it. It
@@ -396,6 +463,14 @@ internal final class _Box<Value>: ManagedBuffer<Int, Value> {
         }
     }
 
+    /// The value of a box that was removed from the slot; releases the slot's
+    /// reference to the box.
+    @usableFromInline
+    internal static func _take(_ word: ctl_value) -> Value {
+        let box = Unmanaged<_Box<Value>>.fromOpaque(word.ptr.unsafelyUnwrapped).takeRetainedValue()
+        return box.withUnsafeMutablePointerToElements { $0.pointee }
+    }
+
     /// Releases the slot's reference to a box that was removed from the slot.
     @usableFromInline
     internal static func _release(_ word: ctl_value) {
@@ -405,20 +480,22 @@ internal final class _Box<Value>: ManagedBuffer<Int, Value> {
     @inlinable
     @inline(__always)
     internal static func _beginRead(_ state: UnsafeMutablePointer<Int>) {
-        precondition(
-            state.pointee >= 0,
-            "ThreadLocal<\(Value.self)>: the value was read while this thread was mutating it (inside withValue or a mutation of value)"
-        )
+        if _slowPath(state.pointee < 0) {
+            _threadLocalFailure(
+                "ThreadLocal<\(Value.self)>: the value was read while this thread was mutating it (inside withValue or a mutation of value)"
+            )
+        }
         state.pointee &+= 1
     }
 
     @inlinable
     @inline(__always)
     internal static func _beginWrite(_ state: UnsafeMutablePointer<Int>) {
-        precondition(
-            state.pointee == 0,
-            "ThreadLocal<\(Value.self)>: the value was assigned or mutated while this thread was already accessing it (inside withValue or an access to value)"
-        )
+        if _slowPath(state.pointee != 0) {
+            _threadLocalFailure(
+                "ThreadLocal<\(Value.self)>: the value was assigned or mutated while this thread was already accessing it (inside withValue or an access to value)"
+            )
+        }
         state.pointee = -1
     }
 }

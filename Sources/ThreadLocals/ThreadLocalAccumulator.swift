@@ -55,7 +55,7 @@ public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
     /// The calling thread's cell (its value and a mutex on their own block),
     /// or nil before its first update.
     @usableFromInline
-    internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
+    nonisolated(unsafe) internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
     @usableFromInline
     internal let _cells: _PerThreadCells<_AccumulatorCell<Value>, Value>
     private let merge: @Sendable (inout Value, Value) -> Void

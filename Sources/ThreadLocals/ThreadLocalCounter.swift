@@ -63,7 +63,7 @@ public final class ThreadLocalCounter: Sendable {
     /// The calling thread's cell (an `Atomic<Int>` on its own 128-byte
     /// block), or nil before its first increment.
     @usableFromInline
-    internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
+    nonisolated(unsafe) internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
     @usableFromInline
     internal let _cells: _PerThreadCells<_CounterCell, Int>
     /// `_fast`'s slot, copied here so that the compiler can keep it in

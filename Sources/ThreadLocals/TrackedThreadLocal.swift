@@ -45,7 +45,7 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     /// The calling thread's value (unretained), or nil before its first
     /// access.
     @usableFromInline
-    internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
+    nonisolated(unsafe) internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
     @usableFromInline
     internal let _cells: _PerThreadCells<Value, Void>
 

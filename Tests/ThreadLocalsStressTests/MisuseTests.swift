@@ -1,4 +1,5 @@
 import CThreadLocals
+import CThreadLocalsTestHarness
 import Synchronization
 import Testing
 import ThreadLocals
@@ -18,7 +19,7 @@ extension Stress {
             let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
                 resetInsideWithValueInChild()
             }
-            expectMessage(result, "reset() was called while this thread's value is being accessed")
+            expectMessage(result, "reset() or take() was called while this thread's value is being accessed")
         }
 
         @Test("assigning value inside withValue on a boxed value stops with a message")
@@ -53,14 +54,6 @@ extension Stress {
             expectMessage(result, "the initial-value closure accessed the same ThreadLocal on the same thread")
         }
 
-        @Test("deinitializers that re-create values without end stop the process with a message")
-        func endlessRecreationOnRead() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                endlessRecreationOnReadInChild()
-            }
-            expectMessage(result, "deinitializers keep creating thread-local values")
-        }
-
         // MARK: Swift: documented outcomes without a stop
 
         @Test("reset() and assignment inside withValue on a scalar in the slot: memory safe, documented result")
@@ -79,31 +72,49 @@ extension Stress {
             #expect(local.value == 0)
         }
 
-        @Test("values created or assigned after the thread's storage closed are released once, at the end of teardown")
-        func valuesAfterStorageClosed() {
+        @Test("deinitializers that re-create values without end: teardown ends after the C library's last round")
+        func endlessRecreation() {
             let counter = LifetimeCounter()
-            let other = ThreadLocal<LifetimeTracked<Int>?>()
-            let lazy = ThreadLocal { LifetimeTracked(-1, counter: counter) }
+            let local = Late<ThreadLocal<SelfReading>>()
+            local.set(ThreadLocal { SelfReading(local, counter: counter) })
+            onNewThread { _ = local.get.value }
+            // One value per round: the one made in the last round is left.
+            #expect(counter.created == Int(cth_exit_rounds()) + 1)
+            #expect(counter.live == 1)
+            local.set(nil)  // the variable goes away: so does the last value
+            #expect(counter.live == 0)
+        }
+
+        @Test("values stored in the C library's last exit round stay until their variable goes away")
+        func valuesStoredInTheLastRound() {
+            let counter = LifetimeCounter()
+            let other = Late<ThreadLocal<LifetimeTracked<Int>?>>()
+            let lazy = Late<ThreadLocal<LifetimeTracked<Int>>>()
             let rounds = Atomic<Int>(0)
             let trigger = Late<ThreadLocal<LifetimeTracked<Int>?>>()
             @Sendable func reviving(_ round: Int) -> LifetimeTracked<Int> {
                 LifetimeTracked(round, counter: counter) { round in
                     rounds.add(1, ordering: .relaxed)
-                    if round + 1 < CTL_DESTRUCTOR_ROUNDS {
+                    if round + 1 < Int(cth_exit_rounds()) {
                         trigger.get.value = reviving(round + 1)  // stored: released next round
                     } else {
-                        // The last round: storage closed.
-                        other.value = LifetimeTracked(100, counter: counter)  // kept, then released
-                        _ = lazy.value.payload  // a fresh initial value, kept, then released
-                        _ = other.hasValue
+                        // The last round: stored, and left after the thread ends.
+                        other.get.value = LifetimeTracked(100, counter: counter)
+                        _ = lazy.get.value.payload
                     }
                 }
             }
+            other.set(ThreadLocal())
+            lazy.set(ThreadLocal { LifetimeTracked(-1, counter: counter) })
             trigger.set(ThreadLocal())
             onNewThread { trigger.get.value = reviving(0) }
-            #expect(rounds.load(ordering: .relaxed) == Int(CTL_DESTRUCTOR_ROUNDS))
+            #expect(rounds.load(ordering: .relaxed) == Int(cth_exit_rounds()))
+            #expect(counter.live == 2)
+            other.set(nil)
+            #expect(counter.live == 1)
+            lazy.set(nil)
             #expect(counter.live == 0)
-            #expect(counter.created == Int(CTL_DESTRUCTOR_ROUNDS) + 2)
+            #expect(counter.created == Int(cth_exit_rounds()) + 2)
             trigger.set(nil)
         }
 
@@ -151,7 +162,7 @@ extension Stress {
             #expect(ctl_slot_destroy(scalars) == CTL_OK)
         }
 
-        @Test("C: a store from a destructor in the last round is refused and the caller keeps ownership")
+        @Test("C: a store from a destructor in the last exit round stays until the slot is destroyed")
         func cStoreAfterClose() {
             let log = ReleaseLog()
             let context = Unmanaged.passRetained(log).toOpaque()
@@ -173,9 +184,12 @@ extension Stress {
             let handle = slot
             stressSlot.withLock { $0 = handle }
             _ = onNewThread { ctl_set_i64(handle, 1) }
-            // Rounds 1-3 store again (accepted); round 4's store is refused.
-            #expect(log.drain() == [1, 1_000, 2, 1_000, 3, 1_000, 4, -1_000])
+            // Every round stores again; the value stored in the last round
+            // stays until the slot is destroyed, on this thread, whose store
+            // into the dying slot is refused.
+            #expect(log.drain() == [1, 1_000, 2, 1_000, 3, 1_000, 4, 1_000])
             #expect(ctl_slot_destroy(slot) == CTL_OK)
+            #expect(log.drain() == [5, -1_000])
         }
     }
 }
@@ -209,24 +223,19 @@ private func recursiveInitialValueInChild() {
     _ = local.get.value
 }
 
-private func endlessRecreationOnReadInChild() {
-    // Each value's deinit reads the variable, whose initial value
-    // is another such value: after the storage closes, every read
-    // hands out a kept value, and the passes that release them
-    // never run dry.
-    let local = Late<ThreadLocal<SelfReading>>()
-    local.set(ThreadLocal { SelfReading(local) })
-    onNewThread { _ = local.get.value }
-}
-
 /// The slot of `cStoreAfterClose`, for its C destructor.
 private let stressSlot = Locked(ctl_slot())
 
-/// A value whose deinit reads the variable that holds it.
+/// A value whose deinit reads the variable that holds it: at thread exit,
+/// each one creates the next.
 private final class SelfReading: Sendable {
     let local: Late<ThreadLocal<SelfReading>>
-    init(_ local: Late<ThreadLocal<SelfReading>>) { self.local = local }
-    deinit { _ = local.get.value }
+    let tracked: LifetimeTracked<Int>
+    init(_ local: Late<ThreadLocal<SelfReading>>, counter: LifetimeCounter) {
+        self.local = local
+        self.tracked = LifetimeTracked(0, counter: counter)
+    }
+    deinit { _ = local.getIfSet?.value }
 }
 
 /// Checks that an exit test's child stopped with `message` on stderr.

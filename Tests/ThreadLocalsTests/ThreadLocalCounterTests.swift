@@ -104,9 +104,8 @@ struct ThreadLocalCounterTests {
     }
 
     /// Deinitializers that run during a thread's teardown, before and after the
-    /// counter's own cell is released, and in later rounds (down to the round
-    /// in which the thread's storage is closed), may increment: every such
-    /// increment is counted.
+    /// counter's own cell is released, and in later rounds, may increment:
+    /// every such increment is counted.
     @Test func incrementsDuringThreadTeardownAreCounted() {
         let before = ThreadLocal<TeardownChain?> { nil }  // its slot precedes the counter's
         let counter = ThreadLocalCounter()
@@ -114,11 +113,10 @@ struct ThreadLocalCounterTests {
         let expected = onNewThreads(count: 4) { _ in
             counter.increment()
             // Each link's deinit increments, then stores the next link, which
-            // the store releases in the next round (or at once, once the
-            // thread's storage is closed).
-            before.value = TeardownChain(depth: 6, variable: before, counter: counter)
-            after.value = TeardownChain(depth: 6, variable: after, counter: counter)
-            return 1 + 7 + 7
+            // the store releases in the next round.
+            before.value = TeardownChain(depth: 2, variable: before, counter: counter)
+            after.value = TeardownChain(depth: 2, variable: after, counter: counter)
+            return 1 + 3 + 3
         }
         #expect(counter.sum() == expected.reduce(0, +))
         #expect(counter.threadCount == 0)
