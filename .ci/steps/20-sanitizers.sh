@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# The test suites under ThreadSanitizer and AddressSanitizer (leak detection on).
+# The test suites under ThreadSanitizer and AddressSanitizer (leak detection
+# on), in debug and in release builds: release builds end an object's lifetime
+# after its last use, which debug builds never show.
 # Scratch paths live under .build/: SwiftPM skips that folder when it scans the
 # C target, whose path is the package root. --disable-xctest: the suites are
 # Swift Testing; XCTest's own runner leaks a few objects at exit.
 set -euo pipefail
-TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}" \
-    swift test --sanitize=thread --scratch-path .build/tsan --disable-xctest
-ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}" \
-    swift test --sanitize=address --scratch-path .build/asan --disable-xctest
+for configuration in debug release; do
+    echo "--- ThreadSanitizer, $configuration"
+    TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}" \
+        swift test -c "$configuration" --sanitize=thread --scratch-path ".build/tsan-$configuration" --disable-xctest
+    echo "--- AddressSanitizer, $configuration"
+    ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}" \
+        swift test -c "$configuration" --sanitize=address --scratch-path ".build/asan-$configuration" --disable-xctest
+done
+# The lifetime suite once more in a plain release build, with glibc's malloc
+# overwriting freed memory and keeping no per-thread cache: a use after free
+# gives a wrong value even without a sanitizer.
+echo "--- release, freed memory overwritten"
+GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.perturb=165 \
+    swift test -c release --scratch-path .build/release --disable-xctest --filter 'Lifetime|ValueManagement'
