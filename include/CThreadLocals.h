@@ -154,15 +154,15 @@ enum {
 /// generation on, and a number whose generation is exhausted is never reused.
 ///
 /// Values stored while a thread exits: the store learns of a thread's exit
-/// through its pthread key, whose destructor the C library calls in rounds
-/// (`PTHREAD_DESTRUCTOR_ITERATIONS`, 4 on glibc and musl). Each round
-/// destroys the values the thread holds, one at a time; a value that a
-/// destructor (of this store, or of another library's pthread key) stores is
-/// destroyed in the next round. A value first stored in the C library's last
-/// round cannot be destroyed at exit (the C library calls no destructor after
-/// it; pthread keys leak such values): it is destroyed when its slot is
-/// destroyed, and otherwise never. The thread's heap block stays allocated
-/// until then.
+/// through its one pthread key. Its destructor destroys the thread's values
+/// one at a time, in up to `CTL_EXIT_SWEEPS` sweeps: a value that a
+/// destructor stores is destroyed in the next sweep. A value stored during the
+/// last sweep stays, and is destroyed when its slot is destroyed (otherwise
+/// never, as pthread keys leak values set by their last destructor round). A
+/// value stored later in the thread's teardown, by another library's
+/// pthread-key destructor, sets the key again, so that the C library's next
+/// round destroys it; in its last round that is too late, and such a value,
+/// too, is destroyed only with its slot.
 int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void *CTL_NULLABLE context);
 
 /// Destroys a slot and every thread's value in it.
@@ -183,6 +183,9 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void
 /// The slot must not be used concurrently with or after its destruction; a use
 /// afterwards reads as empty and stores fail (see the accessors).
 int ctl_slot_destroy(ctl_slot slot);
+
+/// How many times an exiting thread sweeps its values (see `ctl_slot_create`).
+#define CTL_EXIT_SWEEPS 4
 
 /// Whether `slot` names a live slot. Takes the store's mutex.
 bool ctl_slot_is_live(ctl_slot slot);
@@ -230,10 +233,9 @@ typedef struct ctl__thread_block {
     /// reading it never sees freed memory.
     ctl__entry *CTL_NULLABLE *CTL_NULLABLE chunks;
     uint32_t chunk_count;
-    /// How many times the thread's exit destructor ran, and whether the block
-    /// outlived the thread's last exit round (see `CThreadLocals.c`).
-    uint16_t exit_calls;
-    uint16_t orphaned;
+    /// Whether the block outlived its thread's exit with values in it (see
+    /// `CThreadLocals.c`).
+    uint32_t orphaned;
     /// The slot whose destructor this thread is running at its exit (its
     /// in-flight call), or a zero handle.
     ctl_slot running;

@@ -29,7 +29,6 @@
 
 #include "CThreadLocals.h"
 
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -62,15 +61,8 @@ CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL_TLS_MODEL = (ctl__thread_block
 #define CTL__MAX_GENERATION 0x7ffffffeu
 #endif
 
-#ifndef PTHREAD_DESTRUCTOR_ITERATIONS
-#define PTHREAD_DESTRUCTOR_ITERATIONS 4
-#endif
-
 enum {
     fallback_batch = 64,
-    // How many times the C library calls a pthread key's destructor at most
-    // (the rounds of its thread-exit loop; 4 on glibc, musl and Darwin).
-    exit_rounds = PTHREAD_DESTRUCTOR_ITERATIONS,
 };
 
 typedef enum slot_state {
@@ -568,43 +560,43 @@ static bool holds_values(ctl__thread_block *t) {
     return false;
 }
 
-// The store's pthread key destructor, called by the C library in each of its
-// destructor rounds while the key is set. One sweep over the thread's values,
-// one value at a time; values stored meanwhile behind the sweep are left for
-// the next round, for which the key is set again.
+// The store's pthread key destructor: destroys the exiting thread's values,
+// one at a time, in up to CTL_EXIT_SWEEPS sweeps (values that destructors
+// store during a sweep are destroyed in the next one). The key is not set
+// again: ThreadSanitizer's own key destructor expects to run in the C
+// library's last round after every other one, and destructors of this store
+// running then would crash it. A store later in the thread's teardown
+// registers a new block and sets the key anew.
 static void thread_exit(void *block) {
     ctl__thread_block *t = block;
     if (t != ctl__tls) return;  // never: the key is only set to the own block
     lock();
-    t->exit_calls++;
-    uint32_t cursor = 0;
-    pending p;
-    while (take_next(t, &cursor, &p)) {
-        t->running = p.slot;
-        unlock();
-        if (p.destructor) p.destructor(p.value, p.context);
-        lock();
-        t->running = no_slot;
-        end_inflight(p.slot.index);
-    }
-    if (holds_values(t)) {
-        // Values stored during the sweep: the next round destroys them.
-        if (t->exit_calls < exit_rounds && pthread_setspecific(store.exit_key, t) == 0) {
+    for (int sweep = 0; sweep < CTL_EXIT_SWEEPS; sweep++) {
+        bool found = false;
+        uint32_t cursor = 0;
+        pending p;
+        while (take_next(t, &cursor, &p)) {
+            found = true;
+            t->running = p.slot;
             unlock();
-            return;
+            if (p.destructor) p.destructor(p.value, p.context);
+            lock();
+            t->running = no_slot;
+            end_inflight(p.slot.index);
         }
-        // This was the C library's last round: the values stay in the block,
-        // in the list, and are destroyed with their slots; the last of them
-        // frees the block. The thread stops using it: a store later in its
-        // teardown starts a new block (never swept; its values, too, are
-        // destroyed with their slots).
+        // No destructor ran, so nothing new can have been stored: done.
+        if (!found) break;
+    }
+    ctl__tls = EMPTY_BLOCK;
+    if (holds_values(t)) {
+        // Stored during the last sweep: the values stay in the block, in the
+        // list, and are destroyed with their slots; the last of them frees
+        // the block (see take_values).
         t->orphaned = 1;
-        ctl__tls = EMPTY_BLOCK;
         unlock();
         return;
     }
     unlink_block(t);
-    ctl__tls = EMPTY_BLOCK;
     unlock();
     free_block(t);
 }

@@ -1,7 +1,6 @@
 #include "CThreadLocalsTestHarness.h"
 
 #include <CThreadLocals.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -249,9 +248,9 @@ int cth_destructor_reentrancy(void) {
     pthread_join(id, NULL);
     CHECK(atomic_load(&first_destroyed) == 1);
     CHECK(atomic_load(&second_destroyed) == 1);  // stored in round 1, destroyed in round 2
-    // One call in each of the C library's rounds; the value stored in the
-    // last round stays until its slot is destroyed.
-    CHECK(atomic_load(&stubborn_rounds) == PTHREAD_DESTRUCTOR_ITERATIONS);
+    // One call in each exit sweep; the value stored in the last sweep stays
+    // until its slot is destroyed.
+    CHECK(atomic_load(&stubborn_rounds) == CTL_EXIT_SWEEPS);
     CHECK(atomic_load(&stubborn_refused) == 0);
     size_t blocks = ctl_get_stats().registered_threads;
     CHECK(ctl_slot_destroy(first_slot) == CTL_OK);
@@ -259,7 +258,7 @@ int cth_destructor_reentrancy(void) {
     CHECK(ctl_slot_destroy(stubborn_slot) == CTL_OK);
     // Destroyed by this thread, whose store into the dying slot is refused;
     // the exited thread's block went with its last value.
-    CHECK(atomic_load(&stubborn_rounds) == PTHREAD_DESTRUCTOR_ITERATIONS + 1);
+    CHECK(atomic_load(&stubborn_rounds) == CTL_EXIT_SWEEPS + 1);
     CHECK(atomic_load(&stubborn_refused) == 1);
     CHECK(ctl_get_stats().registered_threads == blocks - 1);
     return 0;
@@ -348,5 +347,3 @@ unsigned long long cth_heap_in_use(void) {
     return 0;
 #endif
 }
-
-int cth_exit_rounds(void) { return PTHREAD_DESTRUCTOR_ITERATIONS; }

@@ -1,5 +1,4 @@
 import CThreadLocals
-import CThreadLocalsTestHarness
 import Synchronization
 import Testing
 import ThreadLocals
@@ -72,20 +71,20 @@ extension Stress {
             #expect(local.value == 0)
         }
 
-        @Test("deinitializers that re-create values without end: teardown ends after the C library's last round")
+        @Test("deinitializers that re-create values without end: teardown ends after the last exit sweep")
         func endlessRecreation() {
             let counter = LifetimeCounter()
             let local = Late<ThreadLocal<SelfReading>>()
             local.set(ThreadLocal { SelfReading(local, counter: counter) })
             onNewThread { _ = local.get.value }
             // One value per round: the one made in the last round is left.
-            #expect(counter.created == Int(cth_exit_rounds()) + 1)
+            #expect(counter.created == Int(CTL_EXIT_SWEEPS) + 1)
             #expect(counter.live == 1)
             local.set(nil)  // the variable goes away: so does the last value
             #expect(counter.live == 0)
         }
 
-        @Test("values stored in the C library's last exit round stay until their variable goes away")
+        @Test("values stored in the last exit sweep stay until their variable goes away")
         func valuesStoredInTheLastRound() {
             let counter = LifetimeCounter()
             let other = Late<ThreadLocal<LifetimeTracked<Int>?>>()
@@ -95,7 +94,7 @@ extension Stress {
             @Sendable func reviving(_ round: Int) -> LifetimeTracked<Int> {
                 LifetimeTracked(round, counter: counter) { round in
                     rounds.add(1, ordering: .relaxed)
-                    if round + 1 < Int(cth_exit_rounds()) {
+                    if round + 1 < Int(CTL_EXIT_SWEEPS) {
                         trigger.get.value = reviving(round + 1)  // stored: released next round
                     } else {
                         // The last round: stored, and left after the thread ends.
@@ -108,13 +107,13 @@ extension Stress {
             lazy.set(ThreadLocal { LifetimeTracked(-1, counter: counter) })
             trigger.set(ThreadLocal())
             onNewThread { trigger.get.value = reviving(0) }
-            #expect(rounds.load(ordering: .relaxed) == Int(cth_exit_rounds()))
+            #expect(rounds.load(ordering: .relaxed) == Int(CTL_EXIT_SWEEPS))
             #expect(counter.live == 2)
             other.set(nil)
             #expect(counter.live == 1)
             lazy.set(nil)
             #expect(counter.live == 0)
-            #expect(counter.created == Int(cth_exit_rounds()) + 2)
+            #expect(counter.created == Int(CTL_EXIT_SWEEPS) + 2)
             trigger.set(nil)
         }
 

@@ -1,9 +1,16 @@
 import CThreadLocals
-import CThreadLocalsTestHarness
 import Synchronization
 import Testing
 import ThreadLocals
 import ThreadLocalsTestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension Stress {
     /// Deinitializers that use thread-locals while their thread exits: the
@@ -77,18 +84,18 @@ extension Stress {
         }
 
         @Test(
-            "a chain of deinits that store into their ThreadLocal: one link per exit round, the last goes with the variable"
+            "a chain of deinits that store into their ThreadLocal: one link per exit sweep, the last goes with the variable"
         )
         func deinitStoresAChain() {
             for limit in [3, 8, .max] {
                 let counter = LifetimeCounter()
                 let local = Late<ThreadLocal<LifetimeTracked<Int>?>>()
                 local.set(ThreadLocal())
-                // Each value's deinit stores the next link; each exit round
-                // releases one. A link stored in the C library's last round is
+                // Each value's deinit stores the next link; each exit sweep
+                // releases one. A link stored in the last exit sweep is
                 // left when the thread ends, and released with the variable.
                 onNewThread { local.get.value = chainLink(0, limit: limit, into: local, counter: counter) }
-                let rounds = Int(cth_exit_rounds())
+                let rounds = Int(CTL_EXIT_SWEEPS)
                 #expect(counter.created == min(limit, rounds + 1))
                 #expect(counter.live == (limit > rounds ? 1 : 0))
                 local.set(nil)
@@ -97,6 +104,41 @@ extension Stress {
             }
         }
     }
+}
+
+extension Stress.Reentrancy {
+    /// Another library's pthread key, created after the store's, so that the
+    /// C library runs its destructor after the store has torn the thread
+    /// down; the destructor assigns a `ThreadLocal` (on a thread that stored
+    /// values before, and on one whose first store it is).
+    @Test("a value assigned by another library's pthread-key destructor after the thread's teardown is released")
+    func assignmentFromALaterPthreadKeyDestructor() {
+        for storedBefore in [true, false] {
+            let counter = LifetimeCounter()
+            let local = ThreadLocal<LifetimeTracked<Int>?>()
+            let other = ThreadLocal { 0 }
+            lateAssignment.withLock { $0 = (local, counter) }
+            var key = pthread_key_t()
+            #expect(pthread_key_create(&key, { _ in assignFromKeyDestructor() }) == 0)
+            let handle = key
+            onNewThread {
+                if storedBefore { other.value += 1 }
+                pthread_setspecific(handle, UnsafeRawPointer(bitPattern: 1))
+            }
+            #expect(counter.created == 1)
+            #expect(counter.live == 0)
+            pthread_key_delete(key)
+            lateAssignment.withLock { $0 = nil }
+        }
+    }
+}
+
+/// What `assignFromKeyDestructor` assigns to.
+private let lateAssignment = Locked<(ThreadLocal<LifetimeTracked<Int>?>, LifetimeCounter)?>(nil)
+
+private func assignFromKeyDestructor() {
+    guard let (local, counter) = lateAssignment.withLock({ $0 }) else { return }
+    local.value = LifetimeTracked(7, counter: counter)
 }
 
 /// A value whose deinit stores the next link of the chain into `local`, until

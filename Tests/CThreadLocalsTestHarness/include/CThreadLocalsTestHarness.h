@@ -26,8 +26,4 @@ int cth_fork_child_keeps_working(void);
 /// every arena, plus mmapped blocks), or 0 where that is not known.
 unsigned long long cth_heap_in_use(void);
 
-/// `PTHREAD_DESTRUCTOR_ITERATIONS`: the rounds in which the C library calls
-/// pthread-key destructors at thread exit (a macro Swift cannot import).
-int cth_exit_rounds(void);
-
 #endif
