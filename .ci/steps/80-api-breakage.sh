@@ -33,13 +33,17 @@ else
     echo "api-breakage: no release tag yet; baseline is $(git log -1 --format='%h (%s)' "$baseline"), the first commit with the 0.1.0 CHANGELOG entry"
 fi
 
-# --- Swift: the ThreadLocals module ------------------------------------------
-swift package diagnose-api-breaking-changes "$baseline" --products ThreadLocals \
-    --breakage-allowlist-path "$allowlist"
-
-# --- C: the CThreadLocals module -------------------------------------------
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The allow-list without comments and blank lines: the digester ignores the
+# whole list if it has either.
+grep -v '^#' "$allowlist" | sed '/^[[:space:]]*$/d' >"$work/allowlist.txt" || true
+
+# --- Swift: the ThreadLocals module ------------------------------------------
+swift package diagnose-api-breaking-changes "$baseline" --products ThreadLocals \
+    --breakage-allowlist-path "$work/allowlist.txt"
+
+# --- C: the CThreadLocals module -------------------------------------------
 digester=$(command -v swift-api-digester || echo "$(dirname "$(readlink -f "$(command -v swift)")")/swift-api-digester")
 sdk=()
 if command -v xcrun >/dev/null; then sdk=(-sdk "$(xcrun --show-sdk-path)"); fi
@@ -56,7 +60,7 @@ dump include "$work/current.json"
 # The header's own declarations, without the ctl__/CTL__ implementation details.
 grep '^(CThreadLocals.h): ' "$work/diagnostics.txt" \
     | awk '$3 !~ /^(ctl__|CTL__)/' >"$work/c-breaks.txt" || true
-grep -vxF -f <(grep -v '^#' "$allowlist" | sed '/^$/d') "$work/c-breaks.txt" >"$work/unexpected.txt" || true
+grep -vxF -f "$work/allowlist.txt" "$work/c-breaks.txt" >"$work/unexpected.txt" || true
 if [[ -s $work/unexpected.txt ]]; then
     echo "error: API breakage in the C module CThreadLocals (baseline $baseline):" >&2
     cat "$work/unexpected.txt" >&2
