@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates Benchmarks/Results and the README's Benchmarks section:
+# Regenerates Benchmarks/Results and the comparison section of Benchmarks/README.md:
 # the comparison (compare.sh --save), the instruction counts and hot-loop
-# disassembly (instructions.sh), the chart (Scripts/chart.py) and the README
+# disassembly (instructions.sh), the chart (Scripts/chart.py) and that
 # text (Scripts/readme.py).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the README's Benchmarks section from Benchmarks/Results.
+"""Writes the comparison section of Benchmarks/README.md from Benchmarks/Results.
 
   python3 Benchmarks/Scripts/readme.py
 
 Replaces the text between `<!-- BEGIN benchmarks -->` and
-`<!-- END benchmarks -->` in the root README.md: machine, commands, chart,
+`<!-- END benchmarks -->` in Benchmarks/README.md: machine, commands, chart,
 targets (met or missed, with figures), the comparison table with instruction
 counts, and the thread-scaling and lifecycle tables.
 """
@@ -13,7 +13,6 @@ import os
 import re
 
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-root = os.path.dirname(here)
 results = os.path.join(here, "Results")
 
 
@@ -105,7 +104,7 @@ def main():
     )
 
     lines = [
-        "## Benchmarks",
+        "## The comparison",
         "",
         f"Measured on {bench['nproc']} cores (`nproc`), {bench['cpu']} (`/proc/cpuinfo`), {bench['swift']}, Linux, "
         "release builds, on a machine shared with other engineers' builds "
@@ -121,9 +120,10 @@ def main():
         "- `bash Benchmarks/instructions.sh` counts instructions per operation with callgrind "
         "(`Benchmarks/Results/instructions.txt`) and prints every hot loop (`Benchmarks/Results/disassembly.txt`); "
         "CI (`.ci/steps/40-instruction-counts.sh`) holds rows 1–3 to the checked-in counts.",
-        "- `bash Benchmarks/update-results.sh` regenerates everything in this section: results, chart and this text.",
+        "- `bash Benchmarks/update-results.sh` regenerates everything in this section: results, chart and this text "
+        "(written by `Benchmarks/Scripts/readme.py`).",
         "",
-        "![Time per access and per increment](Benchmarks/Results/chart.svg)",
+        "![Time per access and per increment](Results/chart.svg)",
         "",
         "### Targets",
         "",
@@ -209,7 +209,7 @@ def main():
     lines += ["```"]
 
     text = "\n".join(lines)
-    path = os.path.join(root, "README.md")
+    path = os.path.join(here, "README.md")
     with open(path) as f:
         readme = f.read()
     begin, end = "<!-- BEGIN benchmarks -->", "<!-- END benchmarks -->"
@@ -217,7 +217,7 @@ def main():
     readme = readme[:a] + "\n" + text + "\n" + readme[b:]
     with open(path, "w") as f:
         f.write(readme)
-    print("updated the Benchmarks section of README.md")
+    print("updated the comparison section of Benchmarks/README.md")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Every ```swift and ```c block of the README, CONTRIBUTING, Benchmarks/README
+# and the DocC articles compiles: Swift blocks type-check against the built
+# ThreadLocals module, C blocks compile against include/CThreadLocals.h.
+# Blocks marked `<!-- fragment: why -->` are skipped (see Scripts/check_snippets.py).
+set -euo pipefail
+bash Scripts/check-snippets.sh

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Compiles every ```swift and ```c block of the project's Markdown files.
+
+  python3 Scripts/check_snippets.py --modules <bin>/Modules [--list] [FILE.md ...]
+
+Run through Scripts/check-snippets.sh, which builds the ThreadLocals module
+first. Without FILE arguments it checks README.md, CONTRIBUTING.md,
+Benchmarks/README.md and every article of Sources/ThreadLocals/ThreadLocals.docc.
+
+Each Swift block is type-checked as a file of its own (top-level code allowed)
+after `import ThreadLocals`, with `swiftc -swift-version 6 -typecheck` against
+the built module. Each C block is compiled with `cc -std=c11 -Wall -Werror
+-fsyntax-only -I include`; a C block that defines `main` is compiled and linked
+with the store (Sources/CThreadLocals/CThreadLocals.c) instead. Compiler
+messages name the Markdown file and line (#sourceLocation / #line).
+
+Markers: an HTML comment on the line(s) right before the opening fence.
+
+  <!-- fragment: why -->        the next block is not compiled (part of a file,
+                                another package's API, ...); say why.
+  <!-- snippet-setup           hidden code compiled before the next block
+  let elapsed = Duration.zero  (declarations the prose leaves out);
+  -->                          not shown on GitHub or in DocC.
+  <!-- snippet-continues -->   the next block is compiled together with the
+                                previous compiled block of the same file (and
+                                what that one continued), e.g. an article that
+                                declares a variable in one block and uses it in
+                                the next.
+"""
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([^`\s]*)(.*)$")
+
+
+class Block:
+    def __init__(self, path, lang, line, code, setup, setup_line, fragment, continues):
+        self.path, self.lang, self.line, self.code = path, lang, line, code
+        self.setup, self.setup_line = setup, setup_line
+        self.fragment, self.continues = fragment, continues
+
+
+def parse(path):
+    """The fenced code blocks of a Markdown file, with their markers."""
+    rel = os.path.relpath(path, ROOT)
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    blocks, errors = [], []
+    pending = {}  # marker kind -> (text, first line of text); "line" -> line of the first marker
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if stripped.startswith("<!--"):
+            start = i
+            body = [stripped[4:]]
+            while "-->" not in body[-1] and i + 1 < len(lines):
+                i += 1
+                body.append(lines[i])
+            text = "\n".join(body)
+            text = text[: text.rindex("-->")] if "-->" in text else text
+            head = text.strip().split(None, 1)[0] if text.strip() else ""
+            if head in ("fragment", "fragment:") or head.startswith("fragment:"):
+                pending.setdefault("line", start + 1)
+                pending["fragment"] = ("", 0)
+            elif head == "snippet-setup":
+                setup = text.lstrip()[len("snippet-setup") :]
+                # The code starts on the line after the marker's first line.
+                setup = setup.split("\n", 1)[1] if "\n" in setup else ""
+                pending.setdefault("line", start + 1)
+                pending["setup"] = (setup.rstrip(), start + 2)
+            elif head == "snippet-continues":
+                pending.setdefault("line", start + 1)
+                pending["continues"] = ("", 0)
+            else:
+                pending = {}  # another comment: not a marker
+            i += 1
+            continue
+        m = FENCE.match(line)
+        if m:
+            indent, fence, lang = len(m.group(1)), m.group(2), m.group(3).lower()
+            code = []
+            j = i + 1
+            while j < len(lines):
+                close = lines[j].strip()
+                if close.startswith(fence[0] * len(fence)) and close.strip(fence[0]) == "":
+                    break
+                code.append(lines[j][indent:] if lines[j][:indent].strip() == "" else lines[j])
+                j += 1
+            else:
+                errors.append(f"{rel}:{i + 1}: error: code block is not closed")
+            setup, setup_line = pending.get("setup", ("", 0))
+            blocks.append(
+                Block(rel, lang, i + 2, "\n".join(code), setup, setup_line,
+                      "fragment" in pending, "continues" in pending)
+            )
+            pending = {}
+            i = j + 1
+            continue
+        if stripped and pending:
+            errors.append(f"{rel}:{pending['line']}: error: snippet marker not followed by a code block")
+            pending = {}
+        i += 1
+    return blocks, errors
+
+
+def swift_source(chain):
+    out = ["import ThreadLocals"]
+    for b in chain:
+        if b.setup:
+            out += [f'#sourceLocation(file: "{b.path}", line: {b.setup_line})', b.setup]
+        out += [f'#sourceLocation(file: "{b.path}", line: {b.line})', b.code]
+    out.append("#sourceLocation()")
+    return "\n".join(out) + "\n"
+
+
+def c_source(chain):
+    out = []
+    for b in chain:
+        if b.setup:
+            out += [f'#line {b.setup_line} "{b.path}"', b.setup]
+        out += [f'#line {b.line} "{b.path}"', b.code]
+    return "\n".join(out) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--modules", help="the Modules folder of `swift build --show-bin-path`")
+    parser.add_argument("--list", action="store_true", help="list the blocks and what is done with them")
+    parser.add_argument("files", nargs="*")
+    args = parser.parse_args()
+    files = args.files or [
+        os.path.join(ROOT, p)
+        for p in ["README.md", "CONTRIBUTING.md", "Benchmarks/README.md"]
+        if os.path.exists(os.path.join(ROOT, p))
+    ] + sorted(glob.glob(os.path.join(ROOT, "Sources/ThreadLocals/ThreadLocals.docc/*.md")))
+
+    failures, counts = [], {"swift": 0, "c": 0, "fragment": 0}
+    work = tempfile.mkdtemp(prefix="snippets.")
+    cc = os.environ.get("CC", "cc")
+    for path in files:
+        blocks, errors = parse(os.path.abspath(path))
+        failures += errors
+        for e in errors:
+            print(e, file=sys.stderr)
+        chain = []  # the previous compiled block of this file and what it continued
+        for n, b in enumerate(blocks):
+            if b.lang not in ("swift", "c"):
+                continue
+            where = f"{b.path}:{b.line - 1}"
+            if b.fragment:
+                counts["fragment"] += 1
+                if args.list:
+                    print(f"{where}: {b.lang} fragment, skipped")
+                chain = []
+                continue
+            if b.continues:
+                if not chain or chain[-1].lang != b.lang:
+                    msg = f"{where}: error: snippet-continues, but no compiled {b.lang} block before it"
+                    print(msg, file=sys.stderr)
+                    failures.append(msg)
+                    continue
+                chain = chain + [b]
+            else:
+                chain = [b]
+            if args.list:
+                print(f"{where}: {b.lang}" + (f", continues {len(chain) - 1} block(s)" if len(chain) > 1 else ""))
+            stem = os.path.join(work, f"{len(failures)}_{counts['swift'] + counts['c']}")
+            if b.lang == "swift":
+                if not args.modules:
+                    sys.exit("error: --modules is needed to type-check Swift blocks")
+                source = stem + ".swift"
+                with open(source, "w") as f:
+                    f.write(swift_source(chain))
+                command = [
+                    "swiftc", "-swift-version", "6", "-typecheck",
+                    "-I", args.modules, "-I", os.path.join(ROOT, "include"),
+                    "-module-cache-path", os.path.join(work, "module-cache"), source,
+                ]
+            else:
+                source = stem + ".c"
+                with open(source, "w") as f:
+                    f.write(c_source(chain))
+                base = [cc, "-std=c11", "-Wall", "-Werror", "-I", os.path.join(ROOT, "include")]
+                if re.search(r"\bint\s+main\s*\(", "\n".join(x.code for x in chain)):
+                    command = base + ["-pthread", "-o", stem + ".out", source,
+                                      os.path.join(ROOT, "Sources/CThreadLocals/CThreadLocals.c")]
+                else:
+                    command = base + ["-fsyntax-only", source]
+            counts[b.lang] += 1
+            result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+            if result.returncode != 0:
+                sys.stderr.write(result.stdout + result.stderr)
+                msg = f"{where}: error: this {b.lang} block does not compile (see the messages above)"
+                print(msg, file=sys.stderr)
+                failures.append(msg)
+    print(
+        f"snippets: {counts['swift']} Swift blocks type-checked, {counts['c']} C blocks compiled, "
+        f"{counts['fragment']} fragments skipped, {len(failures)} failed"
+    )
+    if failures:
+        print("failed:", file=sys.stderr)
+        for msg in failures:
+            print("  " + msg, file=sys.stderr)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
