@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
+
 
 #if !defined(__has_attribute)
 #define __has_attribute(x) 0
@@ -322,13 +322,13 @@ bool ctl_take(ctl_slot slot, ctl_value *CTL_NULLABLE value);
     CTL_INLINE type ctl_get_##name(ctl_slot slot) {                            \
         ctl_value *value = ctl_value_pointer(slot);                            \
         type result = zero;                                                    \
-        if (value) memcpy(&result, value, sizeof result);                      \
+        if (value) __builtin_memcpy(&result, value, sizeof result);            \
         return result;                                                         \
     }                                                                          \
     CTL_INLINE bool ctl_set_##name(ctl_slot slot, type newValue) {             \
         ctl_value v;                                                           \
-        memset(&v, 0, sizeof v);                                               \
-        memcpy(&v, &newValue, sizeof newValue);                                \
+        __builtin_memset(&v, 0, sizeof v);                                     \
+        __builtin_memcpy(&v, &newValue, sizeof newValue);                      \
         return ctl_set(slot, v);                                               \
     }
 CTL__TYPED_ACCESSORS(ptr, void *CTL_NULLABLE, NULL)
