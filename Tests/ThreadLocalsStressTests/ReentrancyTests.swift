@@ -1,4 +1,5 @@
 import CThreadLocals
+import Dispatch
 import Synchronization
 import Testing
 import ThreadLocals
@@ -129,6 +130,74 @@ extension Stress.Reentrancy {
             #expect(counter.live == 0)
             pthread_key_delete(key)
             lateAssignment.withLock { $0 = nil }
+        }
+    }
+}
+
+extension Stress.Reentrancy {
+    /// A per-thread object that owns a thread-local the thread used: at exit,
+    /// releasing it destroys another slot that the same thread holds a value
+    /// in. The thread must finish exiting (it once waited for itself).
+    @Test(
+        "a per-thread object that owns a ThreadLocal or a counter the thread used: the thread finishes exiting",
+        .timeLimit(.minutes(1))
+    )
+    func perThreadObjectOwningAThreadLocal() {
+        final class Holder: Sendable {
+            let inner = ThreadLocal { 0 }
+            let requests = ThreadLocalCounter()
+        }
+        let outer = ThreadLocal<Holder?>()
+        let counted = onNewThreads(count: 8) { _ in
+            let holder = Holder()
+            holder.inner.value += 1
+            holder.requests.increment()
+            outer.value = holder
+            return 1
+        }
+        #expect(counted.count == 8)
+    }
+
+    /// Two variables whose values each own the other variable's... owner:
+    /// releasing a value at exit drops the last reference to the other
+    /// variable, on two exiting threads at once. Neither may wait for the
+    /// other.
+    @Test(
+        "values whose release at exit drops the last reference to another ThreadLocal, on two threads at once",
+        .timeLimit(.minutes(1))
+    )
+    func crossThreadReleaseAtExit() {
+        final class Owner: Sendable {
+            let owned: Locked<ThreadLocal<Owner?>?>
+            init(_ owned: ThreadLocal<Owner?>?) { self.owned = Locked(owned) }
+        }
+        for _ in 0..<50 {
+            let a = Locked<ThreadLocal<Owner?>?>(ThreadLocal<Owner?>())
+            let b = Locked<ThreadLocal<Owner?>?>(ThreadLocal<Owner?>())
+            let ready = DispatchSemaphore(value: 0)
+            let go = DispatchSemaphore(value: 0)
+            // Threads 0 and 1 hold values in both variables; thread 2 drops
+            // the variables once they have, so that the values hold the only
+            // references, then lets them exit together. onNewThreads joins
+            // all three: a wait cycle at exit would hang here.
+            _ = onNewThreads(count: 3) { i in
+                if i == 2 {
+                    ready.wait()
+                    ready.wait()
+                    a.withLock { $0 = nil }
+                    b.withLock { $0 = nil }
+                    go.signal()
+                    go.signal()
+                    return 0
+                }
+                let mine = (i == 0 ? a : b).withLock { $0 }!
+                let theirs = (i == 0 ? b : a).withLock { $0 }!
+                mine.value = Owner(theirs)
+                theirs.value = Owner(mine)
+                ready.signal()
+                go.wait()
+                return 0
+            }
         }
     }
 }

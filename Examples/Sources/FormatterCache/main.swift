@@ -5,8 +5,13 @@
 // of creating one per call, or sharing one behind a lock, every thread gets
 // its own, created lazily the first time that thread formats something:
 //
-//     let formatter = ThreadLocal { RecordFormatter() }
+//     nonisolated(unsafe) let formatter = ThreadLocal { RecordFormatter() }
 //     let line = formatter.withValue { $0.format(record) }
+//
+// `RecordFormatter` is not `Sendable`, so the variable is declared
+// `nonisolated(unsafe)`: the program promises that each formatter stays with
+// its thread (it is only used inside `withValue`) and may be released on any
+// thread (when the `ThreadLocal` goes away).
 //
 // The program then shows when the cached formatters are released: when their
 // thread exits, on `reset()`, and when the `ThreadLocal` itself goes away
@@ -120,7 +125,7 @@ func record(_ id: Int) -> Record {
 }
 
 // The cache: one formatter per thread, created on first use on that thread.
-let formatter = ThreadLocal { RecordFormatter(createdOn: currentThreadName()) }
+nonisolated(unsafe) let formatter = ThreadLocal { RecordFormatter(createdOn: currentThreadName()) }
 
 say("1. Each thread formats 1000 records with its own formatter:")
 for worker in ["worker A", "worker B"] {

@@ -1,0 +1,58 @@
+import Testing
+import ThreadLocals
+import ThreadLocalsTestSupport
+
+@Suite("ThreadLocal: take, exchange, valueIfPresent")
+struct ValueManagementTests {
+    @Test func takeRemovesTheValueWithoutReleasingIt() {
+        let counter = LifetimeCounter()
+        let local = ThreadLocal { LifetimeTracked(1, counter: counter) }
+        #expect(local.take() == nil)  // no value yet: none is created
+        #expect(counter.created == 0)
+        local.value = LifetimeTracked(2, counter: counter)
+        let taken = local.take()
+        #expect(taken?.payload == 2)
+        #expect(counter.live == 1)  // handed over, not released
+        #expect(!local.hasValue)
+        #expect(local.value.payload == 1)  // the next access runs the initializer
+        #expect(counter.live == 2)
+        _ = consume taken
+        #expect(counter.live == 1)
+    }
+
+    @Test func takeOfAValueStoredInTheSlotWord() {
+        let local = ThreadLocal { 10 }
+        #expect(local.take() == nil)
+        local.value += 5
+        #expect(local.take() == 15)
+        #expect(!local.hasValue)
+        #expect(local.value == 10)
+    }
+
+    @Test func exchangeReturnsThePreviousValueAndSkipsTheInitializer() {
+        let counter = LifetimeCounter()
+        let initializations = Locked(0)
+        let local = ThreadLocal {
+            initializations.withLock { $0 += 1 }
+            return LifetimeTracked(0, counter: counter)
+        }
+        #expect(local.exchange(LifetimeTracked(1, counter: counter)) == nil)
+        #expect(initializations.withLock { $0 } == 0)
+        let previous = local.exchange(LifetimeTracked(2, counter: counter))
+        #expect(previous?.payload == 1)
+        #expect(local.value.payload == 2)
+        #expect(initializations.withLock { $0 } == 0)
+        _ = consume previous
+        #expect(counter.live == 1)
+    }
+
+    @Test func valueIfPresentNeverCreates() {
+        let local = ThreadLocal { [1, 2, 3] }
+        #expect(local.valueIfPresent == nil)
+        #expect(!local.hasValue)
+        local.value.append(4)
+        #expect(local.valueIfPresent == [1, 2, 3, 4])
+        let other = onNewThread { local.valueIfPresent }
+        #expect(other == nil)  // another thread's value is its own
+    }
+}
