@@ -221,10 +221,12 @@ typedef struct ctl__entry {
 /// Tags and values of the inline slots are kept in two arrays so that both are
 /// reached with one scaled-index instruction each.
 typedef struct ctl__thread_block {
+    /// Values first: a value's address is then the block plus a scaled
+    /// index, one instruction fewer on the fast path than with an offset.
+    ctl_value values[CTL_INLINE_SLOTS + 1];
     /// `tags[CTL_INLINE_SLOTS]` is the lane of every slot beyond the inline
     /// ones; it stays `CTL__TAG_EMPTY` forever.
     uint32_t tags[CTL_INLINE_SLOTS + 1];
-    ctl_value values[CTL_INLINE_SLOTS + 1];
     /// Heap chunks of `CTL_INLINE_SLOTS` entries for slots at and above
     /// `CTL_INLINE_SLOTS`; `chunks[0]` is unused. Chunks never move, so a
     /// pointer to a value stays valid while the thread holds it. The
