@@ -201,8 +201,9 @@ def sections(rows):
         one = rows.get(re.sub(r"\d+ threads$", "1 threads", r["name"]))
         r["ratio"] = r["p50"] / one["p50"] if one else None
     life = sorted((r for r in rows.values() if r["name"].startswith("L ")), key=key)
+    sums = sorted((r for r in rows.values() if r["name"].startswith("A ")), key=key)
     return [("Per access, one thread", "× raw", hot), ("Across threads", "× 1 thread", scaling),
-            ("Lifecycle", "", life)]
+            ("Lifecycle", "", life), ("Reading an aggregate", "", sums)]
 
 
 def section_table(ratio_name, rs, ins):
@@ -227,7 +228,7 @@ def table(args):
         with open(opts["--log"], errors="replace") as f:
             dropped = re.findall(r"Throughput metric must be present for JMH export \[(.*)\]", f.read())
     ins = instructions()
-    parts = [f"## {t}\n\n{section_table(r, rs, ins)}" for t, r, rs in sections(rows)]
+    parts = [f"## {t}\n\n{section_table(r, rs, ins)}" for t, r, rs in sections(rows) if rs]
     p50 = {n: r["p50"] for n, r in rows.items()}
     parts.append("## ThreadLocal against the best alternative (instructions: checked-in callgrind counts)\n\n"
                  + comparison_table(ins, p50))
@@ -364,7 +365,7 @@ def chart():
 
     plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "swift-thread-local", "font.size": 9})
     bench, ins = read_json(os.path.join(RESULTS, "benchmarks.json")), instructions()
-    hot, scaling, _ = (rs for _, _, rs in sections(bench_rows(bench)))
+    hot, scaling, _, _ = (rs for _, _, rs in sections(bench_rows(bench)))
     kinds = list(dict.fromkeys(r["name"][2:].rsplit(", ", 1)[0] for r in scaling))
     threads = sorted({int(r["name"].rsplit(" ", 2)[1]) for r in scaling})
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 0.22 * (len(hot) + 2 * len(kinds)) + 2),
@@ -424,8 +425,9 @@ def summary():
              "Across threads": "N increments of one logical counter split over T new threads, per increment "
              "(thread start and exit included).",
              "Lifecycle": "First access on a fresh thread is timed on that thread; the other rows per thread "
-             "(start, K first accesses, exit), per variable, or per key."}
-    for title, ratio, rs in sections(rows):
+             "(start, K first accesses, exit), per variable, or per key.",
+             "Reading an aggregate": "`sum()` while T threads that have a cell are parked, per call."}
+    for title, ratio, rs in (s for s in sections(rows) if s[2]):
         out += ["", f"### {title}", "", notes[title], "", section_table(ratio, rs, ins)]
     out += ["", "### The `ThreadLocal<Int>` increment loops", "", "`counter.value &+= 1`:", "", "```text",
             loop("threadLocalIntIncrementWrapping"), "```", "", "`counter.value += 1`:", "", "```text",
