@@ -188,9 +188,9 @@ def sections(rows):
     order = {n: i for i, n in enumerate(instructions())}
 
     def key(r):
-        m = re.search(r"(\d+) threads|K=(\d+)", r["name"])
-        return order.get(r["name"], 999), re.sub(r"\d+ threads|K=\d+", "", r["name"]), int(m and max(m.groups(""))
-                                                                                             or 0)
+        count = r"(\d+)(?: live)? threads|K=(\d+)"
+        m = re.search(count, r["name"])
+        return order.get(r["name"], 999), re.sub(count, "", r["name"]), int(m and max(m.groups("")) or 0)
 
     hot = sorted((r for r in rows.values() if r["name"][0].isdigit()), key=key)
     for r in hot:
@@ -368,14 +368,14 @@ def chart():
     hot, scaling, _, _ = (rs for _, _, rs in sections(bench_rows(bench)))
     kinds = list(dict.fromkeys(r["name"][2:].rsplit(", ", 1)[0] for r in scaling))
     threads = sorted({int(r["name"].rsplit(" ", 2)[1]) for r in scaling})
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 0.22 * (len(hot) + 2 * len(kinds)) + 2),
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 0.22 * (len(hot) + 2 * len(kinds)) + 2),
                                       gridspec_kw={"height_ratios": [len(hot), 2 * len(kinds)]})
     y = range(len(hot))[::-1]
     top.barh(y, [r["p50"] for r in hot], color=[plt.get_cmap("Dark2")(int(r["name"][0]) - 1) for r in hot], log=True)
     top.hlines(y, [r["p90"] for r in hot], [r["p99"] for r in hot], color="black", linewidth=1)
     top.set_yticks(y, [f"{r['name'][2:]}   ({ins[r['name']]:g} instr)" if r["name"] in ins else r["name"][2:]
                        for r in hot])
-    top.set_xlabel("ns per access, log scale (bar: p50, line: p90..p99; instructions/op from callgrind)")
+    top.set_xlabel("ns per access, log scale (bar: p50, line: p90 to p99); instructions/op from callgrind")
     top.set_title(f"Per-thread state in Swift, one thread\n{bench['swift']}; {bench['cpu']}, {bench['nproc']} cores",
                   fontsize=10)
     height = 0.8 / len(threads)
@@ -385,10 +385,10 @@ def chart():
                     [p.get(k, 0) for k in kinds], height, label=f"{t} threads")
     bottom.set_yticks(range(len(kinds))[::-1], kinds)
     bottom.set_xscale("log")
-    bottom.set_xlabel("ns per increment of one counter split over T threads, log scale (p50; lower is better)")
+    bottom.set_xlabel("ns per increment of one counter split over T threads, p50, log scale")
     bottom.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "chart.svg"), metadata={"Date": None})
+    fig.savefig(os.path.join(RESULTS, "chart.svg"), metadata={"Date": None}, bbox_inches="tight")
     print("wrote Benchmarks/Results/chart.svg")
 
 
