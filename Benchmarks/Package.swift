@@ -67,7 +67,7 @@ let package = Package(
             path: "Benchmarks/ScalingBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-        // The per-thread aggregates (issue 6): ThreadLocalCounter and
+        // The per-thread aggregates: ThreadLocalCounter and
         // ThreadLocalAccumulator, against the S rows' Atomic and Mutex.
         .executableTarget(
             name: "AggregateBenchmarks",

@@ -6,9 +6,10 @@
 #
 # Runs all benchmark targets of this package with package-benchmark, exports
 # the samples as JMH JSON, and prints per case: p50, p90 and p99 time per
-# operation and the ratio to the raw __thread floor measured in the same run
-# (Scripts/compare.py). Wall-clock figures on a shared machine are noisy; the
-# percentiles show how much. For instruction counts, see instructions.sh.
+# operation and the ratio to the raw __thread floor measured in the same run,
+# and each ThreadLocal case against the best alternative (Scripts/results.py).
+# Wall-clock figures on a shared machine are noisy; the percentiles show how
+# much. For instruction counts, see instructions.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/.build/results"
@@ -19,7 +20,7 @@ swift package --package-path "$here" --disable-sandbox benchmark \
 # The load average right after the run: on a shared machine, a busy second
 # core means threads seldom run at the same time (see the scaling rows).
 load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-python3 "$here/Scripts/compare.py" "$out/Current_run.jmh.json" --json "$out/benchmarks.json" \
+python3 "$here/Scripts/results.py" table "$out/Current_run.jmh.json" --json "$out/benchmarks.json" \
     --load "$load" --log "$out/run.log"
 if [[ "${1:-}" == "--save" ]]; then
     mkdir -p "$here/Results"

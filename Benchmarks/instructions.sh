@@ -44,15 +44,13 @@ else
     out="$work/fresh"
 fi
 mkdir -p "$out"
-python3 "$here/Scripts/instructions.py" --cases "$work/cases.tsv" --n "$N" \
-    --dumps "$work/$N" "$work/$((2 * N))" --json "$out/instructions.json" --text "$out/instructions.txt"
+python3 "$here/Scripts/results.py" callgrind "$work/cases.tsv" "$N" "$work/$N" "$work/$((2 * N))" "$out"
 if [[ "$mode" == write ]]; then
     # The hot loop of every case, with a check for calls inside it.
     # shellcheck disable=SC2046
-    python3 "$here/Scripts/disassembly.py" "$work/InstructionCounts" $(cut -f3 "$work/cases.tsv") \
+    python3 "$here/Scripts/results.py" disassembly "$work/InstructionCounts" $(cut -f3 "$work/cases.tsv") \
         >"$out/disassembly.txt"
     echo "wrote Benchmarks/Results/instructions.json, instructions.txt, disassembly.txt" >&2
-fi
-if [[ "$mode" == check ]]; then
-    python3 "$here/Scripts/instructions.py" --compare "$here/Results/instructions.json" "$out/instructions.json"
+else
+    python3 "$here/Scripts/results.py" check "$here/Results/instructions.json" "$out/instructions.json"
 fi

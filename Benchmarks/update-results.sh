@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates Benchmarks/Results and the comparison section of Benchmarks/README.md:
-# the comparison (compare.sh --save), the instruction counts and hot-loop
-# disassembly (instructions.sh), the chart (Scripts/chart.py) and that
-# text (Scripts/readme.py).
+# Regenerates Benchmarks/Results: the comparison (compare.sh --save), the
+# instruction counts and hot-loop disassembly (instructions.sh), the chart
+# (chart.svg, drawn with matplotlib, which it installs with pip if missing) and
+# the tables (summary.md).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bash "$here/compare.sh" --save
 bash "$here/instructions.sh"
-python3 "$here/Scripts/chart.py"
-python3 "$here/Scripts/readme.py"
+python3 "$here/Scripts/results.py" chart
+python3 "$here/Scripts/results.py" summary

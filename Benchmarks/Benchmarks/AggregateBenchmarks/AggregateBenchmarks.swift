@@ -1,4 +1,4 @@
-// The per-thread aggregates of issue 6: ThreadLocalCounter, ThreadLocalAccumulator.
+// The per-thread aggregates: ThreadLocalCounter, ThreadLocalAccumulator.
 //
 // What is measured (the "1" and "S" rows join the sections of the same names
 // in compare.sh's table):

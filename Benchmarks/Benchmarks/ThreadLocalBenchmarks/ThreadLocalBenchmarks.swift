@@ -92,9 +92,20 @@ let benchmarks: @Sendable () -> Void = {
         threadLocalStructWithValue(fixtures.threadLocalStruct, $0)
     }
 
-    // 4. A pthread key holding an Unmanaged box, by hand.
-    hot("4 pthread key + Unmanaged read", Size.medium) { pthreadKeyRead(fixtures.pthreadKey, $0) }
-    hot("4 pthread key + Unmanaged count &+= 1", Size.medium) { pthreadKeyIncrement(fixtures.pthreadKey, $0) }
+    // 4. A pthread key, by hand: the tightest spelling of each access (an Int
+    // pointer; a borrowed box) and the natural one (takeUnretainedValue).
+    hot("4 pthread key + Int pointer read", Size.medium) { pthreadKeyIntRead(fixtures.pthreadIntKey, $0) }
+    hot("4 pthread key + Int pointer &+= 1", Size.medium) { pthreadKeyIntIncrement(fixtures.pthreadIntKey, $0) }
+    hot("4 pthread key + Unmanaged read, guaranteed ref", Size.medium) {
+        pthreadKeyReadGuaranteed(fixtures.pthreadKey, $0)
+    }
+    hot("4 pthread key + Unmanaged read, unretained", Size.medium) { pthreadKeyRead(fixtures.pthreadKey, $0) }
+    hot("4 pthread key + Unmanaged count &+= 1, guaranteed ref", Size.medium) {
+        pthreadKeyIncrementGuaranteed(fixtures.pthreadKey, $0)
+    }
+    hot("4 pthread key + Unmanaged count &+= 1, unretained", Size.medium) {
+        pthreadKeyIncrement(fixtures.pthreadKey, $0)
+    }
 
     // 5. swift-nio's ThreadSpecificVariable.
     hot("5 NIO ThreadSpecificVariable read", Size.medium) { nioRead(fixtures.nioVariable, $0) }

@@ -4,7 +4,7 @@
 // What is measured is up to each benchmark; this file only sets the common
 // configuration: wall clock (with percentiles), throughput (needed by the JMH
 // export), allocations, and the `operations per sample` metric that
-// `Scripts/compare.py` divides the wall time by to get time per operation.
+// `Scripts/results.py` divides the wall time by to get time per operation.
 
 import Benchmark
 
@@ -92,7 +92,7 @@ public func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
 
 /// Recorded once per sample by benchmarks that time their operations from
 /// inside (e.g. on the thread they start): the nanoseconds that the sample's
-/// operations took in all. `Scripts/compare.py` uses it instead of the wall
+/// operations took in all. `Scripts/results.py` uses it instead of the wall
 /// time when present.
 public let innerNanosecondsPerSample = BenchmarkMetric.custom("inner time per sample (ns)")
 

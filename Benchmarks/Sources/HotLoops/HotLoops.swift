@@ -71,7 +71,11 @@ public final class Fixtures: @unchecked Sendable {
     public let threadLocalInt = ThreadLocal<Int> { 0 }
     public let threadLocalClass = ThreadLocal<Counter> { Counter() }
     public let threadLocalStruct = ThreadLocal<Named> { Named() }
+    /// Holds a +1 `Counter` per thread (the class rows of row 4).
     public let pthreadKey: pthread_key_t
+    /// Holds a pointer to a heap-allocated `Int` per thread (the Int rows of
+    /// row 4: no box, so no retain/release and no exclusivity check).
+    public let pthreadIntKey: pthread_key_t
     public let nioVariable = ThreadSpecificVariable<Counter>()
     public let mutexMap = Mutex<[UInt: Int]>([:])
     public static let threadDictionaryKey = "swift-thread-local.bench"
@@ -98,6 +102,15 @@ public final class Fixtures: @unchecked Sendable {
             "pthread_key_create failed"
         )
         self.pthreadKey = key
+        var intKey = pthread_key_t()
+        // The destructor frees the Int that prepareCurrentThread() allocated.
+        precondition(
+            pthread_key_create(&intKey) { pointer in
+                pointer.unsafelyUnwrapped.assumingMemoryBound(to: Int.self).deallocate()
+            } == 0,
+            "pthread_key_create failed"
+        )
+        self.pthreadIntKey = intKey
     }
 
     /// Gives the calling thread its value in every store (once per thread;
@@ -113,6 +126,11 @@ public final class Fixtures: @unchecked Sendable {
         _ = threadLocalStruct.value
         if pthread_getspecific(pthreadKey) == nil {
             pthread_setspecific(pthreadKey, Unmanaged.passRetained(Counter()).toOpaque())
+        }
+        if pthread_getspecific(pthreadIntKey) == nil {
+            let cell = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+            cell.initialize(to: 0)
+            pthread_setspecific(pthreadIntKey, cell)
         }
         if nioVariable.currentValue == nil {
             nioVariable.currentValue = Counter()
@@ -297,8 +315,15 @@ public func threadLocalStructWithValue(_ local: ThreadLocal<Named>, _ n: Int) ->
     return local.value.count
 }
 
-// MARK: - 4. A pthread key holding an Unmanaged box, by hand
+// MARK: - 4. A pthread key, by hand
+//
+// Two spellings of each access: the natural one (`takeUnretainedValue()`,
+// which retains and releases the box on every access), and the tightest one
+// careful users write (`_withUnsafeGuaranteedRef`, which borrows it). For an
+// Int counter, the tightest a pthread key allows is a pointer to a
+// heap-allocated Int: one libc call, no box, no exclusivity check.
 
+/// Natural spelling: `takeUnretainedValue()` then a property read.
 @inline(never)
 public func pthreadKeyRead(_ key: pthread_key_t, _ n: Int) -> Int {
     var sum = 0
@@ -307,6 +332,20 @@ public func pthreadKeyRead(_ key: pthread_key_t, _ n: Int) -> Int {
         // this thread; it stays alive until the thread exits.
         let box = Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped).takeUnretainedValue()
         sum &+= box.id
+        rtls_barrier()
+    }
+    return sum
+}
+
+/// Tightest spelling: the box is borrowed, not retained.
+@inline(never)
+public func pthreadKeyReadGuaranteed(_ key: pthread_key_t, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        // Invariant: as in pthreadKeyRead; the key's +1 reference keeps the
+        // box alive for the whole closure.
+        sum &+= Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped)
+            ._withUnsafeGuaranteedRef { $0.id }
         rtls_barrier()
     }
     return sum
@@ -322,7 +361,45 @@ public func pthreadKeyIncrement(_ key: pthread_key_t, _ n: Int) -> Int {
     return Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped).takeUnretainedValue().count
 }
 
+@inline(never)
+public func pthreadKeyIncrementGuaranteed(_ key: pthread_key_t, _ n: Int) -> Int {
+    for _ in 0..<n {
+        // Invariant: as in pthreadKeyReadGuaranteed.
+        Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped)
+            ._withUnsafeGuaranteedRef { $0.count &+= 1 }
+        rtls_barrier()
+    }
+    return Unmanaged<Counter>.fromOpaque(pthread_getspecific(key).unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+        $0.count
+    }
+}
+
+/// Tightest Int read: the key holds a pointer to this thread's Int.
+@inline(never)
+public func pthreadKeyIntRead(_ key: pthread_key_t, _ n: Int) -> Int {
+    var sum = 0
+    for _ in 0..<n {
+        // Invariant: prepareCurrentThread() stored an initialized Int pointer
+        // in the key on this thread; it is freed only at thread exit.
+        sum &+= pthread_getspecific(key).unsafelyUnwrapped.assumingMemoryBound(to: Int.self).pointee
+        rtls_barrier()
+    }
+    return sum
+}
+
+@inline(never)
+public func pthreadKeyIntIncrement(_ key: pthread_key_t, _ n: Int) -> Int {
+    for _ in 0..<n {
+        // Invariant: as in pthreadKeyIntRead.
+        pthread_getspecific(key).unsafelyUnwrapped.assumingMemoryBound(to: Int.self).pointee &+= 1
+        rtls_barrier()
+    }
+    return pthread_getspecific(key).unsafelyUnwrapped.assumingMemoryBound(to: Int.self).pointee
+}
+
 // MARK: - 5. swift-nio's ThreadSpecificVariable
+//
+// As NIO users write it: `currentValue` is its only accessor.
 
 @inline(never)
 public func nioRead(_ variable: ThreadSpecificVariable<Counter>, _ n: Int) -> Int {
@@ -344,6 +421,8 @@ public func nioIncrement(_ variable: ThreadSpecificVariable<Counter>, _ n: Int) 
 }
 
 // MARK: - 6. Foundation's Thread.current.threadDictionary
+//
+// Its only spelling: a dictionary lookup and a cast per access.
 
 @inline(never)
 public func threadDictionaryRead(_ n: Int) -> Int {
@@ -367,6 +446,8 @@ public func threadDictionaryIncrement(_ n: Int) -> Int {
 }
 
 // MARK: - 7. TaskLocal, read inside withValue (read-only: no read-modify-write)
+//
+// The tightest read there is: the wrapper's getter is `$value.get()`.
 
 @inline(never)
 public func taskLocalRead(_ n: Int) -> Int {
@@ -381,6 +462,9 @@ public func taskLocalRead(_ n: Int) -> Int {
 }
 
 // MARK: - 8. A global Mutex<[thread id: Value]>
+//
+// As tight as a lock allows: one `withLock` per access, the value updated in
+// place in the dictionary (no copy out and back).
 
 @inline(never)
 public func mutexMapRead(_ map: borrowing Mutex<[UInt: Int]>, _ n: Int) -> Int {

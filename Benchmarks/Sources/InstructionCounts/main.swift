@@ -66,8 +66,24 @@ let cases: [(row: Int, label: String, function: String, run: (Int) -> Int)] = [
         3, "ThreadLocal<Struct+String> withValue", "threadLocalStructWithValue",
         { threadLocalStructWithValue(fixtures.threadLocalStruct, $0) }
     ),
-    (4, "pthread key + Unmanaged read", "pthreadKeyRead", { pthreadKeyRead(fixtures.pthreadKey, $0) }),
-    (4, "pthread key + Unmanaged count &+= 1", "pthreadKeyIncrement", { pthreadKeyIncrement(fixtures.pthreadKey, $0) }),
+    (4, "pthread key + Int pointer read", "pthreadKeyIntRead", { pthreadKeyIntRead(fixtures.pthreadIntKey, $0) }),
+    (
+        4, "pthread key + Int pointer &+= 1", "pthreadKeyIntIncrement",
+        { pthreadKeyIntIncrement(fixtures.pthreadIntKey, $0) }
+    ),
+    (
+        4, "pthread key + Unmanaged read, guaranteed ref", "pthreadKeyReadGuaranteed",
+        { pthreadKeyReadGuaranteed(fixtures.pthreadKey, $0) }
+    ),
+    (4, "pthread key + Unmanaged read, unretained", "pthreadKeyRead", { pthreadKeyRead(fixtures.pthreadKey, $0) }),
+    (
+        4, "pthread key + Unmanaged count &+= 1, guaranteed ref", "pthreadKeyIncrementGuaranteed",
+        { pthreadKeyIncrementGuaranteed(fixtures.pthreadKey, $0) }
+    ),
+    (
+        4, "pthread key + Unmanaged count &+= 1, unretained", "pthreadKeyIncrement",
+        { pthreadKeyIncrement(fixtures.pthreadKey, $0) }
+    ),
     (5, "NIO ThreadSpecificVariable read", "nioRead", { nioRead(fixtures.nioVariable, $0) }),
     (5, "NIO ThreadSpecificVariable count &+= 1", "nioIncrement", { nioIncrement(fixtures.nioVariable, $0) }),
     (7, "TaskLocal read in withValue", "taskLocalRead", { taskLocalRead($0) }),
