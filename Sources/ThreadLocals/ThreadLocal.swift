@@ -139,7 +139,7 @@ public final class ThreadLocal<Value> {
     @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public var value: Value {
         _read {
-            let (value, state) = Self._pointers(_word())
+            let (value, state) = Self._pointers(_wordCreatingValue())
             if let state { _Box<Value>._beginRead(state) }
             // The yielded memory belongs to `self` (the slot's box or word):
             // keep `self` alive until the access ends, also when this is the
@@ -151,7 +151,7 @@ public final class ThreadLocal<Value> {
             yield value.pointee
         }
         _modify {
-            let (value, state) = Self._pointers(_word())
+            let (value, state) = Self._pointers(_wordCreatingValue())
             if let state { _Box<Value>._beginWrite(state) }
             defer {
                 if let state { state.pointee = 0 }
@@ -302,7 +302,7 @@ public final class ThreadLocal<Value> {
     /// enough to inline.
     @inlinable
     @inline(__always)
-    internal func _word() -> UnsafeMutablePointer<ctl_value> {
+    internal func _wordCreatingValue() -> UnsafeMutablePointer<ctl_value> {
         if let word = ctl_value_pointer(_slot) {
             return word
         }
