@@ -49,7 +49,7 @@ public import CThreadLocals
 /// accessed: inside ``withValue(_:)`` or a mutation of ``value``, this thread
 /// must not call ``reset()`` on the same `ThreadLocal`, nor assign or mutate
 /// its ``value`` again. For boxed values this is checked (cheaply) and stops
-/// with a precondition failure that names the misuse, because the inner change
+/// with a fatal error that names the misuse, because the inner change
 /// could free memory that the outer access still uses. Values stored inline
 /// (trivial values) are read and written in place, so overlapping accesses
 /// behave like an unchecked variable: the result is one of the writes, and
@@ -87,7 +87,7 @@ public final class ThreadLocal<Value> {
     /// `initialValue` runs lazily, once per thread, on that thread, the first
     /// time the thread reads or mutates the value (assigning a value skips it).
     /// It must not read or mutate this same `ThreadLocal` (that recursion has
-    /// no end, and stops with a precondition failure). If it assigns this
+    /// no end, and stops with a fatal error that says so). If it assigns this
     /// thread's value itself, that value is kept and the closure's result is
     /// released.
     ///
@@ -433,7 +433,7 @@ extension ThreadLocal: @unchecked Sendable where Value: Sendable {
 /// The access state is 0 when idle, the number of reads in progress when
 /// positive, and -1 during a write. Only the owning thread touches it. It
 /// turns an overlapping access from that thread (which could free the value
-/// under an access in progress) into a precondition failure.
+/// under an access in progress) into a fatal error.
 @usableFromInline
 internal final class _Box<Value>: ManagedBuffer<Int, Value> {
     deinit {

@@ -11,7 +11,7 @@ extension Stress {
     /// them; each row is checked here.
     @Suite("misuse")
     struct Misuse {
-        // MARK: Swift: precondition failures that name the misuse
+        // MARK: Swift: fatal errors that name the misuse (in every build configuration)
 
         @Test("reset() inside withValue on a boxed value stops with a message")
         func resetInsideWithValue() async {
