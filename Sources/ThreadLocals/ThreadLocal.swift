@@ -23,11 +23,9 @@ public import CThreadLocals
 /// thread that drops the last reference; see `deinit`).
 ///
 /// ## Cost
-/// Once a thread has its value, ``value`` reads, writes and in-place
-/// mutations (`counter.value += 1`) compile to the raw `_Thread_local` access
-/// plus a tag (generation) check: no allocation, no retain or release,
-/// no lock, no libc call and no dynamic exclusivity check. A thread's first
-/// access takes a process-wide lock once.
+/// Once a thread has its value, an access is inlined: no allocation, no
+/// retain or release, no lock and no dynamic exclusivity check. What each
+/// operation costs is in <doc:GettingStarted#What-it-costs>.
 ///
 /// ## Storage
 /// A `BitwiseCopyable` value that fits in 8 bytes (`Int`, `Double`,
@@ -90,8 +88,6 @@ public final class ThreadLocal<Value> {
     /// no end, and stops with a fatal error that says so). If it assigns this
     /// thread's value itself, that value is kept and the closure's result is
     /// released.
-    ///
-    /// Cost: one process-wide lock acquisition; no pthread key is used.
     public init(_ initialValue: @escaping @Sendable () -> Value) {
         self._initialValue = initialValue
         var slot = ctl_slot()
@@ -130,11 +126,6 @@ public final class ThreadLocal<Value> {
     /// and releases the old one. Mutating it (`counter.value += 1`,
     /// `buffer.value[0] = 1`, `list.value.append(x)`) changes the value in
     /// place, without a copy.
-    ///
-    /// Cost: once this thread has its value, the TLS access plus a tag check,
-    /// inlined. The thread's first access runs the initial-value closure,
-    /// allocates the box for values not stored in the slot, and takes the
-    /// store's lock once.
     @inlinable
     @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public var value: Value {
@@ -190,8 +181,6 @@ public final class ThreadLocal<Value> {
     /// one thread from start to end, and the value it sees is that thread's.
     /// (Do not return the value itself out of `body` to use it after an
     /// `await`; see <doc:ThreadLocalsAndConcurrency>.)
-    ///
-    /// Cost: that of ``value``; `body` is inlined into the caller.
     @inlinable
     public func withValue<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
@@ -200,9 +189,7 @@ public final class ThreadLocal<Value> {
     }
 
     /// Whether the calling thread has a value: it has read, mutated or
-    /// assigned one and not reset it since.
-    ///
-    /// Cost: the TLS access plus a tag check, inlined; never creates a value.
+    /// assigned one and not reset or taken it since. Never creates a value.
     @inlinable
     @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public var hasValue: Bool {
@@ -277,8 +264,6 @@ public final class ThreadLocal<Value> {
 
     /// Reads or writes a property of the calling thread's value, as in Python's
     /// `data.v = name`.
-    ///
-    /// Cost: that of ``value``, plus the key-path access.
     @inlinable
     @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public subscript<Property>(dynamicMember keyPath: WritableKeyPath<Value, Property>) -> Property {
@@ -287,8 +272,6 @@ public final class ThreadLocal<Value> {
     }
 
     /// Reads a property of the calling thread's value.
-    ///
-    /// Cost: that of ``value``, plus the key-path access.
     @inlinable
     @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public subscript<Property>(dynamicMember keyPath: KeyPath<Value, Property>) -> Property {
@@ -515,9 +498,6 @@ extension ThreadLocal {
     /// ```swift
     /// let requestID = ThreadLocal<String?>()
     /// ```
-    ///
-    /// Cost: as ``init(_:)``: one process-wide lock acquisition; no pthread
-    /// key is used.
     public convenience init<Wrapped>() where Value == Wrapped? {
         self.init { nil }
     }
