@@ -45,9 +45,11 @@ let package = Package(
         ),
         // Counter increments from 1, 2 and 4 threads through swift-metrics, for three
         // backends, and a check that every exported value is exact after the threads exit.
+        .target(name: "CPinning"),
         .executableTarget(
             name: "MetricsBenchmark",
             dependencies: [
+                "CPinning",
                 "ThreadLocalMetrics",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

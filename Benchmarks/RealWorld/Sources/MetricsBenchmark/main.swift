@@ -5,6 +5,7 @@
 //
 //     swift run -c release MetricsBenchmark [--smoke] [--increments N] [--rounds R] [--markdown FILE]
 
+import CPinning
 import CoreMetrics
 import Foundation
 import Prometheus
@@ -118,35 +119,61 @@ func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
     #endif
 }
 
+/// Pins the calling thread to CPU `index % cores` (Linux), so that two threads run on
+/// two cores at once and contend for shared cache lines, instead of taking turns on one.
+func pin(_ index: Int) {
+    _ = rw_pin_to_cpu(Int32(index % ProcessInfo.processInfo.activeProcessorCount))
+}
+
+/// The calling thread's CPU time, in nanoseconds.
+func threadCPUTime() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) * 1e9 + Double(time.tv_nsec)
+}
+
+/// What one run measured: the wall time from the first thread's start to the last
+/// one's end, and the threads' mean CPU time (both in nanoseconds).
+struct Timing {
+    var wall: Double
+    var cpu: Double
+}
+
 /// Runs `increments` increments of `counter` on each of `threads` new threads, started
-/// together; returns the wall time from the first thread's start to the last one's end,
-/// after every thread has exited (joined).
-func run(_ counter: CoreMetrics.Counter, threads: Int, increments: Int) -> Duration {
+/// together, and waits until every thread has exited (joined).
+func run(_ counter: CoreMetrics.Counter, threads: Int, increments: Int) -> Timing {
     let ready = Atomic<Int>(0)
     let go = Atomic<Bool>(false)
-    let spans = Mutex<[(ContinuousClock.Instant, ContinuousClock.Instant)]>([])
-    let handles = (0..<threads).map { _ in
+    let spans = Mutex<[(start: ContinuousClock.Instant, end: ContinuousClock.Instant, cpu: Double)]>([])
+    let handles = (0..<threads).map { index in
         startThread {
+            pin(index)
             ready.add(1, ordering: .acquiringAndReleasing)
             while !go.load(ordering: .acquiring) { sched_yield() }
             let start = ContinuousClock.now
+            let cpuStart = threadCPUTime()
             for _ in 0..<increments { counter.increment() }
+            let cpu = threadCPUTime() - cpuStart
             let end = ContinuousClock.now
-            spans.withLock { $0.append((start, end)) }
+            spans.withLock { $0.append((start, end, cpu)) }
         }
     }
     while ready.load(ordering: .acquiring) < threads { sched_yield() }
     go.store(true, ordering: .releasing)
     for handle in handles { pthread_join(handle, nil) }
     return spans.withLock { spans in
-        spans.map(\.1).max()! - spans.map(\.0).min()!
+        let wall = spans.map(\.end).max()! - spans.map(\.start).min()!
+        return Timing(
+            wall: Double(wall.components.seconds) * 1e9 + Double(wall.components.attoseconds) / 1e9,
+            cpu: spans.map(\.cpu).reduce(0, +) / Double(threads)
+        )
     }
 }
 
 // MARK: - Main
 
 var smoke = false
-var increments = 5_000_000
+var increments = 10_000_000
 var rounds = 5
 var markdownPath: String?
 var arguments = CommandLine.arguments.dropFirst()
@@ -162,7 +189,7 @@ while let argument = arguments.popFirst() {
     }
 }
 if smoke {
-    increments = 100_000
+    increments = 1_000_000
     rounds = 1
 }
 
@@ -175,20 +202,20 @@ var failures = 0
 }
 
 let threadCounts = [1, 2, 4]
-var best: [String: [Int: Duration]] = [:]
+var timings: [String: [Int: [Timing]]] = [:]
 for round in 1...rounds {
     for threads in threadCounts {
         for backend in backends {
             let (factory, export) = backend.make()
             let counter = CoreMetrics.Counter(label: "bench_increments_total", dimensions: [], factory: factory)
-            let time = run(counter, threads: threads, increments: increments)
+            let timing = run(counter, threads: threads, increments: increments)
             let expected = Double(threads * increments)
             let exported = exportedValue("bench_increments_total", in: export())
             check(
                 exported == expected,
                 "\(backend.name), \(threads) threads, round \(round): exported \(exported.map { "\($0)" } ?? "nothing"), expected \(expected)"
             )
-            best[backend.name, default: [:]][threads] = min(best[backend.name]?[threads] ?? time, time)
+            timings[backend.name, default: [:]][threads, default: []].append(timing)
         }
     }
 }
@@ -208,35 +235,42 @@ do {
     )
 }
 
-func nanoseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1e9 + Double(duration.components.attoseconds) / 1e9
+/// The median of each measure over the rounds: on a shared machine a round may catch
+/// the other threads descheduled (no contention) or this one preempted.
+@MainActor func median(_ backend: String, _ threads: Int) -> Timing {
+    func middle(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+    let all = timings[backend]![threads]!
+    return Timing(wall: middle(all.map(\.wall)), cpu: middle(all.map(\.cpu)))
 }
 
 let cores = ProcessInfo.processInfo.activeProcessorCount
 var table = """
-    | threads | backend | ns per increment (per thread) | M increments/s (all threads) | time vs ThreadLocalCounter |
+    | threads | backend | CPU ns per increment | vs ThreadLocalCounter | M increments/s (wall, all threads) |
     |---:|---|---:|---:|---:|
 
     """
 for threads in threadCounts {
-    let reference = nanoseconds(best["ThreadLocalCounter"]![threads]!)
+    let reference = median("ThreadLocalCounter", threads).cpu
     for backend in backends {
-        let wall = nanoseconds(best[backend.name]![threads]!)
-        let perIncrement = wall / Double(increments)
-        let throughput = Double(threads * increments) / wall * 1e3
+        let timing = median(backend.name, threads)
         table += String(
-            format: "| %d | %@ | %.2f | %.0f | %.2f× |\n",
+            format: "| %d | %@ | %.2f | %.2f× | %.0f |\n",
             threads,
             backend.name,
-            perIncrement,
-            throughput,
-            wall / reference
+            timing.cpu / Double(increments),
+            timing.cpu / reference,
+            Double(threads * increments) / timing.wall * 1e3
         )
     }
 }
 let note = """
-    \(increments) increments per thread through swift-metrics' `Counter.increment()`, best of \(rounds) \
-    round(s); \(cores) cores; load average \(loadAverage()).
+    \(increments) increments per thread through swift-metrics' `Counter.increment()`, median of \(rounds) \
+    round(s); thread i pinned to CPU i mod the number of CPUs. CPU ns: each thread's CPU time (CLOCK_THREAD_CPUTIME_ID) per increment, mean over the \
+    threads, so time spent waiting for a core does not count. \(cores) cores; load average \(loadAverage()).
     """
 print(table)
 print(note)
