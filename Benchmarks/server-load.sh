@@ -87,7 +87,7 @@ stop() {
 # stat NAME: a line of /stats.
 stat() { curl -sf "http://127.0.0.1:$port/stats" | sed -n "s/^$1 //p"; }
 
-echo "# variant round requests_per_s p50 p99 requests mallocs non2xx socket_errors load1" >"$work/raw.txt"
+echo "# variant round requests_per_s p50 p99 requests mallocs non2xx socket_errors load1 kits" >"$work/raw.txt"
 for round in $(seq "$rounds"); do
     # Interleaved: the order alternates between rounds, so drift in the machine's load
     # does not always favour the same variant.
@@ -105,7 +105,7 @@ for round in $(seq "$rounds"); do
         requests_before=$(stat requests) mallocs_before=$(stat mallocs)
         "${client_cpu[@]}" wrk -t"$threads" -c"$connections" -d"${duration}s" --latency \
             "http://127.0.0.1:$port$query" >"$work/wrk.txt"
-        requests_after=$(stat requests) mallocs_after=$(stat mallocs)
+        requests_after=$(stat requests) mallocs_after=$(stat mallocs) kits=$(stat kits)
         load=$(cut -d' ' -f1 /proc/loadavg)
         # The request counter's exported value agrees with /stats.
         exported=$(curl -sf "http://127.0.0.1:$port/metrics" | sed -n "s/^http_requests_total{variant=\"$variant\"} //p")
@@ -115,7 +115,7 @@ for round in $(seq "$rounds"); do
         }
         stop
         python3 - "$work/wrk.txt" "$variant" "$round" "$((requests_after - requests_before))" \
-            "$((mallocs_after - mallocs_before))" "$load" >>"$work/raw.txt" <<'PY'
+            "$((mallocs_after - mallocs_before))" "$load" "$kits" >>"$work/raw.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 def seconds(value):
@@ -127,7 +127,7 @@ p99 = seconds(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
 non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
 errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 print(sys.argv[2], sys.argv[3], rps, p50, p99, sys.argv[4], sys.argv[5],
-      non2xx.group(1) if non2xx else 0, sum(map(int, errors.groups())) if errors else 0, sys.argv[6])
+      non2xx.group(1) if non2xx else 0, sum(map(int, errors.groups())) if errors else 0, sys.argv[6], sys.argv[7])
 PY
         tail -1 "$work/raw.txt" | awk '{printf "  round %s %-12s %9.0f req/s  p50 %.2f ms  p99 %.2f ms  load %s\n", $2, $1, $3, $4 * 1000, $5 * 1000, $10}'
     done
@@ -137,7 +137,12 @@ setup="$rounds round(s) x ${#variants[@]} variants x $duration s, wrk -t$threads
 if [[ ${#server_cpu[@]} -gt 0 ]]; then setup+=", server pinned to CPU 0 and wrk to CPU 1"; fi
 python3 $package/Scripts/report.py "$work/raw.txt" --setup "$setup" ${out:+--out "$out" --name "$name"}
 if ((smoke)); then
-    # Every variant served requests, and none failed.
-    awk '!/^#/ && ($6 <= 0 || $8 > 0) { print "error: " $1 " served " $6 " requests, " $8 " failed"; bad = 1 } END { exit bad }' "$work/raw.txt"
+    # Every variant served requests, and none failed. Kits made (over the whole server's
+    # life): one per thread at most with threadlocal and nio-tsv (fewer than 64 threads),
+    # exactly one with mutex, at least one per request with per-request.
+    awk '!/^#/ && ($6 <= 0 || $8 > 0) { print "error: " $1 " served " $6 " requests, " $8 " failed"; bad = 1 }
+        !/^#/ && (($1 == "threadlocal" || $1 == "nio-tsv") && $11 >= 64 || $1 == "mutex" && $11 != 1 || $1 == "per-request" && $11 < $6) {
+            print "error: " $1 " made " $11 " kits for " $6 " requests"; bad = 1 }
+        END { exit bad }' "$work/raw.txt"
     echo "smoke: all ${#variants[@]} variants answered correctly under load"
 fi

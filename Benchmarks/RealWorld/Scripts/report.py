@@ -5,7 +5,8 @@ file names).
     python3 report.py RAW --setup TEXT [--out DIR] [--name NAME]
 
 RAW has one line per run: variant round requests_per_s p50 p99 requests mallocs
-non2xx socket_errors load1 (seconds for the latencies).
+non2xx socket_errors load1 kits (seconds for the latencies; kits: RequestKits the
+server made in its whole life, warm-up and checks included).
 """
 
 import argparse
@@ -20,7 +21,7 @@ parser.add_argument("--out")
 parser.add_argument("--name", default="server", help="file names in --out: NAME.md and NAME.svg")
 args = parser.parse_args()
 
-names = ["variant", "round", "rps", "p50", "p99", "requests", "mallocs", "non2xx", "errors", "load"]
+names = ["variant", "round", "rps", "p50", "p99", "requests", "mallocs", "non2xx", "errors", "load", "kits"]
 runs = []
 for line in open(args.raw):
     if line.startswith("#") or not line.strip():
@@ -50,18 +51,20 @@ for variant in order:
         "p99": statistics.mean(run["p99"] for run in mine) * 1e3,
         "allocs": sum(run["mallocs"] for run in mine) / max(1, sum(run["requests"] for run in mine)),
         "failed": sum(run["non2xx"] for run in mine),
+        "kits": max(run["kits"] for run in mine),
     }
 reference = summary.get("threadlocal", {}).get("rps") or 1
 loads = [run["load"] for run in runs]
 
 table = [
-    "| variant | requests/s (mean; range) | vs ThreadLocal | p50 ms | p99 ms | allocations/request |",
-    "|---|---:|---:|---:|---:|---:|",
+    "| variant | requests/s (mean; range) | vs ThreadLocal | p50 ms | p99 ms | allocations/request | kits made |",
+    "|---|---:|---:|---:|---:|---:|---:|",
 ]
 for variant, row in summary.items():
     table.append(
         f"| `{variant}`: {labels[variant]} | {row['rps']:,.0f} ({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) "
-        f"| {row['rps'] / reference:.2f}× | {row['p50']:.2f} | {row['p99']:.2f} | {row['allocs']:.1f} |"
+        f"| {row['rps'] / reference:.2f}× | {row['p50']:.2f} | {row['p99']:.2f} | {row['allocs']:.1f} "
+        f"| {row['kits']:,.0f} |"
     )
 load_text = f"load average (1 min) during the runs: {min(loads):.2f}–{max(loads):.2f}"
 print("\n".join(table))

@@ -22,7 +22,11 @@ final class RequestKit: @unchecked Sendable {
     let dateFormatter: DateFormatter
     var scratch: [UInt8]
 
+    /// How many kits the process has created (reported by `/stats`).
+    static let created = Atomic<Int>(0)
+
     init() {
+        Self.created.add(1, ordering: .relaxed)
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         dateFormatter = DateFormatter()

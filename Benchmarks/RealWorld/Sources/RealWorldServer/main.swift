@@ -4,7 +4,8 @@
 //
 // Routes:
 //   GET /items?user=NAME&n=COUNT   about 1 KB of JSON (8 items), rendered by the variant
-//   GET /stats                     "requests N" (items served) and "mallocs M" (see MallocCount.swift)
+//   GET /stats                     "requests N" (items served), "mallocs M" (see MallocCount.swift),
+//                                  "kits K" (RequestKits created: encoder, formatter, buffer)
 //   GET /metrics                   the request counter in the Prometheus text format
 //
 // Prints "listening on 127.0.0.1:PORT" once it accepts connections (port 0: any free port).
@@ -13,6 +14,7 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 import ThreadLocalMetrics
 
 #if canImport(Glibc)
@@ -62,7 +64,12 @@ func respond(to head: HTTPRequestHead, app: App) async -> (HTTPResponseStatus, S
         return (.ok, "application/json", rendered.body, rendered.etag)
     case (.GET, "/stats"):
         let requests = metrics.counterValue(label: "http_requests_total", dimensions: [("variant", variant.rawValue)])
-        let text = "requests \(requests ?? 0)\nmallocs \(MallocCount.total.map(String.init) ?? "unavailable")\n"
+        let text = """
+            requests \(requests ?? 0)
+            mallocs \(MallocCount.total.map(String.init) ?? "unavailable")
+            kits \(RequestKit.created.load(ordering: .relaxed))
+
+            """
         return (.ok, "text/plain", ByteBuffer(string: text), nil)
     case (.GET, "/metrics"):
         return (.ok, "text/plain; version=0.0.4", ByteBuffer(string: metrics.exposition()), nil)
