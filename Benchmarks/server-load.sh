@@ -16,6 +16,7 @@
 # missing. Allocations are counted in the server by a preloaded malloc counter
 # (RealWorld/Scripts/malloc-count.c), read through /stats before and after each run.
 set -euo pipefail
+trap 'echo "error: $0 failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 package=Benchmarks/RealWorld
 
@@ -65,15 +66,19 @@ fi
 query='/items?user=Ada%20Lovelace&n=8'
 
 # start VARIANT: starts the server, sets $pid and $port.
+starts=0
 start() {
-    LD_PRELOAD=$work/malloc-count.so "${server_cpu[@]}" "$server" "$1" --port 0 >"$work/server.log" 2>&1 &
+    # A new log file each time: the previous server's log still names its port.
+    starts=$((starts + 1))
+    local log=$work/server-$starts.log
+    LD_PRELOAD=$work/malloc-count.so "${server_cpu[@]}" "$server" "$1" --port 0 >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
-        port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/server.log")
+        port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$log" 2>/dev/null)
         [[ -n $port ]] && return 0
         sleep 0.1
     done
-    cat "$work/server.log" >&2
+    cat "$log" >&2
     echo "error: the $1 server did not start" >&2
     exit 1
 }
