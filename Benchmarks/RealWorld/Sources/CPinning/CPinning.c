@@ -1,0 +1,21 @@
+#define _GNU_SOURCE
+#include "CPinning.h"
+
+#include <errno.h>
+
+#if defined(__linux__)
+#include <sched.h>
+
+int rw_pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    // pid 0: the calling thread.
+    return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : errno;
+}
+#else
+int rw_pin_to_cpu(int cpu) {
+    (void)cpu;
+    return ENOSYS;
+}
+#endif
