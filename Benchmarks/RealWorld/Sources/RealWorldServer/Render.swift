@@ -177,9 +177,8 @@ enum Variant: String, CaseIterable, Sendable {
     /// One kit per thread in swift-nio's `ThreadSpecificVariable`.
     case nioThreadSpecific = "nio-tsv"
 
-    /// Renders the response to `uri` with this variant's kit. Synchronous: the
-    /// thread-bound accessors below are `noasync`, and inside a synchronous function
-    /// the thread cannot change.
+    /// Renders the response to `uri` with this variant's kit. Synchronous, so that
+    /// the thread cannot change while a per-thread kit is in use.
     func render(uri: String) -> Rendered {
         switch self {
         case .threadLocal: renderWithThreadLocal(uri: uri)
@@ -192,9 +191,8 @@ enum Variant: String, CaseIterable, Sendable {
 
 private let threadLocalKits = ThreadLocal { RequestKit() }
 
-/// `ThreadLocal`'s accessors are `noasync` (an async function may resume on another
-/// thread after any `await`), so async handlers reach the kit through this synchronous
-/// function.
+/// The kit of the calling thread, lent to `render` inside `withValue` (whose closure
+/// cannot suspend, so the kit stays on its thread).
 func renderWithThreadLocal(uri: String) -> Rendered {
     threadLocalKits.withValue { render(uri: uri, with: $0) }
 }
