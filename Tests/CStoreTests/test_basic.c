@@ -42,8 +42,10 @@ static void typed_accessors(ctl_slot s) {
 
     CHECK(ctl_set_double(s, -2.75));
     CHECK(ctl_get_double(s) == -2.75);
-    CHECK(ctl_set_double(s, 1e300));
-    CHECK(ctl_get_double(s) == 1e300);
+    // A cast: on i386 (FLT_EVAL_METHOD 2) the literal itself has long double precision.
+    const double big = (double)1e300;
+    CHECK(ctl_set_double(s, big));
+    CHECK(ctl_get_double(s) == big);
     CHECK(ctl_set_double(s, -0.0));
     CHECK(ctl_get_double(s) == 0.0 && signbit(ctl_get_double(s)));
 

@@ -40,11 +40,20 @@ static int child(void) {
     CHECK_EQ(atomic_load(&counts.hits[2]), 0);
     CHECK(!ctl_has_value(inline_slot));
     // The store works: a new slot, a new thread that stores and exits.
+    // CTL_TEST_NO_THREADS_AFTER_FORK=1 leaves the thread out: qemu-user 7.2
+    // aborts in a forked child of a multi-threaded process that starts a thread.
     ctl_slot fresh = make_slot(count_value, &counts);
-    pthread_t t = start_thread(child_thread, &fresh);
-    join_thread(t);
+    const char *no_threads = getenv("CTL_TEST_NO_THREADS_AFTER_FORK");
+    int with_thread = no_threads == NULL || strcmp(no_threads, "1") != 0;
+    if (with_thread) {
+        pthread_t t = start_thread(child_thread, &fresh);
+        join_thread(t);
+    } else {
+        child_thread(&fresh);
+        CHECK_EQ(ctl_slot_destroy(fresh), CTL_OK);  // destroys the value
+    }
     CHECK_EQ(atomic_load(&counts.hits[4]), 2);
-    CHECK_EQ(ctl_slot_destroy(fresh), CTL_OK);
+    if (with_thread) CHECK_EQ(ctl_slot_destroy(fresh), CTL_OK);
     CHECK_EQ(ctl_slot_destroy(chunk_slot), CTL_OK);
     CHECK_EQ(atomic_load(&counts.hits[1]), 1);
     CHECK_EQ(atomic_load(&counts.hits[3]), 0);
