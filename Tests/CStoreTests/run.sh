@@ -12,6 +12,10 @@
 #   STORE_INCLUDE  the folder with CThreadLocals.h (default: include)
 #   CTL_TEST_SMALL=1  smaller sizes in the heavy programs (read by the programs)
 #   TESTS      space-separated program names to run (default: all), e.g. "basic fork"
+#   CTL_TEST_EXHAUST=1  also run generation_exhaustion (2^31 cycles, minutes); skipped otherwise
+#
+# A program that exits with status 77 is reported as skipped, and counted in
+# neither number.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +32,7 @@ trap 'rm -rf "$work"' EXIT
 
 passed=0
 failed=0
+skipped=0
 echo "CC=$cc CFLAGS=${CFLAGS:-} EMULATOR=${EMULATOR:-} store=$store_c"
 
 # The store is compiled once, with the compiler's default language mode; the
@@ -62,7 +67,11 @@ for source in "${names[@]}"; do
     timeout -k 5 "$timeout_seconds" "${emulator[@]}" "$binary" >"$work/$name.out" 2>&1
     status=$?
     elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-    if [[ $status -eq 0 ]]; then
+    if [[ $status -eq 77 ]]; then
+        echo "skip  $name"
+        sed 's/^/      /' "$work/$name.out"
+        skipped=$((skipped + 1))
+    elif [[ $status -eq 0 ]]; then
         echo "ok    $name (${elapsed} s)"
         # Programs that measure something print it; show it.
         grep -v ': ok$' "$work/$name.out" | sed 's/^/      /'
@@ -78,5 +87,6 @@ for source in "${names[@]}"; do
     fi
 done
 
+((skipped)) && echo "($skipped skipped)"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
