@@ -7,6 +7,8 @@
 # AddressSanitizer (leak detection on); musl (musl-gcc -static); i386 (-m32);
 # aarch64 glibc, cross-compiled with clang and run under qemu-user. The
 # sanitizer and emulator runs use the programs' smaller sizes (CTL_TEST_SMALL=1).
+# Generation exhaustion runs on its own, with the store's largest generation
+# lowered to 1000 (2^31 create/destroy cycles would take minutes).
 #
 # Tool notes:
 # - gcc-aarch64-linux-gnu conflicts with gcc-multilib, so aarch64 is
@@ -78,6 +80,8 @@ run "AddressSanitizer" CC="$clang" CFLAGS="-fsanitize=address -fno-omit-frame-po
     ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
 run "musl (static)" CC=musl-gcc CFLAGS=-static
 run "i386" CC=cc CFLAGS=-m32
+run "generation exhaustion (maximum lowered to 1000)" CC=cc CFLAGS=-DCTL__MAX_GENERATION=1000 CTL_TEST_EXHAUST=1 \
+    TESTS=generation_exhaustion
 run "aarch64 (qemu-user)" CC="$aarch64_cc" EMULATOR="qemu-aarch64 -L /usr/aarch64-linux-gnu" CTL_TEST_SMALL=1 \
     CTL_TEST_NO_THREADS_AFTER_FORK=1 TIMEOUT=120
 
