@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the store into a shared library (-shared -fPIC), makes COPIES copies
+# under different names (default: 20), and runs dlopen_main.c, which dlopens all
+# of them with default tunables and uses a slot in each from two threads.
+# Prints how many copies loaded and "N passed, M failed". CC, CFLAGS, STORE_C and
+# STORE_INCLUDE as in run.sh.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cc=${CC:-cc}
+read -r -a cflags <<<"${CFLAGS:-}"
+store_c=${STORE_C:-$root/Sources/CThreadLocals/CThreadLocals.c}
+store_include=${STORE_INCLUDE:-$root/include}
+copies=${COPIES:-20}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$store_c" "$here/dlopen_lib.c" \
+    -o "$work/libctlstore.so" ||
+    ! $cc "${cflags[@]}" -std=c11 -Wall -Wextra -I "$store_include" -I "$here" -pthread "$here/dlopen_main.c" \
+        -o "$work/dlopen_main" -ldl; then
+    echo "FAIL  dlopen (does not build)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+for ((i = 0; i < copies; i++)); do cp "$work/libctlstore.so" "$work/libctlstore_$i.so"; done
+if timeout -k 5 "${TIMEOUT:-60}" "$work/dlopen_main" "$work" "$copies" >"$work/out" 2>&1; then
+    sed 's/^/      /' "$work/out"
+    echo "ok    dlopen ($copies copies)"
+    echo "1 passed, 0 failed"
+else
+    sed 's/^/      /' "$work/out"
+    echo "FAIL  dlopen ($copies copies)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
