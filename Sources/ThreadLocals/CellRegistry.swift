@@ -48,6 +48,9 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
     private let fold: @Sendable (Cell, inout Total) -> Void
     /// The mutex inside a cell, for cells that have one (`fork()` holds it).
     private let cellMutex: (@Sendable (Cell) -> UnsafeMutablePointer<pthread_mutex_t>)?
+    /// Set in a child process made by `fork()`: the cells to fold (see
+    /// `withState`).
+    private let leftByFork = _CellsLeftByFork()
 
     init(
         total: Total,
@@ -63,16 +66,39 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
         state.deallocate()
     }
 
+    /// Runs `body` with the mutex held, after folding the cells that a fork
+    /// left behind, if any: in a child process made by `fork()`, the cells of
+    /// the threads other than the forking one, which do not exist there. The
+    /// fork handler only marks them (so that it runs no generic code in the
+    /// child); the first operation in the child folds them, before any other
+    /// thread of the child can register a cell.
+    private func withState<Result>(_ body: (inout _CellState<Cell, Total>) -> Result) -> Result {
+        state.withLock { state in
+            foldCellsLeftByFork(&state)
+            return body(&state)
+        }
+    }
+
+    /// See `withState`. The caller holds the mutex.
+    private func foldCellsLeftByFork(_ state: inout _CellState<Cell, Total>) {
+        guard let forkingThread = leftByFork.forkingThread else { return }
+        leftByFork.forkingThread = nil
+        for (key, entry) in state.live where entry.thread != forkingThread {
+            state.live.removeValue(forKey: key)
+            fold(entry.cell, &state.total)
+        }
+    }
+
     /// Adds `cell` to the live cells, as the calling thread's.
     func register(_ cell: Cell) {
         let thread = _currentThreadID()
-        state.withLock { $0.live[ObjectIdentifier(cell)] = (cell, thread) }
+        withState { $0.live[ObjectIdentifier(cell)] = (cell, thread) }
     }
 
     /// Removes `cell` from the live cells and folds it into the total, in one
     /// critical section.
     func unregister(_ cell: Cell) {
-        state.withLock { state in
+        withState { state in
             let removed = state.live.removeValue(forKey: ObjectIdentifier(cell))
             assert(removed != nil, "per-thread cell unregistered twice")
             fold(cell, &state.total)
@@ -81,7 +107,7 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
 
     /// The total with every live cell folded into it.
     func foldedTotal() -> Total {
-        state.withLock { state in
+        withState { state in
             var result = state.total
             for entry in state.live.values {
                 fold(entry.cell, &result)
@@ -92,21 +118,31 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
 
     /// The live cells, in no particular order.
     func liveCells() -> [Cell] {
-        state.withLock { $0.live.values.map(\.cell) }
+        withState { $0.live.values.map(\.cell) }
     }
 
     /// The number of live cells.
     var liveCount: Int {
-        state.withLock { $0.live.count }
+        withState { $0.live.count }
     }
+}
+
+/// The forking thread of the last `fork()` that made this process, for a
+/// registry whose cells of the other threads are still to be folded; nil
+/// otherwise.
+internal final class _CellsLeftByFork: @unchecked Sendable {
+    // Sendable: `forkingThread` is only accessed with the owning registry's
+    // mutex held (the fork handlers hold it too).
+    var forkingThread: UInt?
 }
 
 // MARK: - fork()
 
 extension _CellRegistry: _ForkLockable {
     /// Locks the mutex and the mutexes of the other threads' cells if all are
-    /// free; otherwise releases what it took and returns a wait for the one
-    /// that was busy. The wait keeps that mutex's owner alive.
+    /// free, and returns them in the order they were locked; otherwise
+    /// releases what it took and returns a wait for the one that was busy,
+    /// which keeps that mutex's owner alive.
     func lockForFork(forkingThread: UInt) -> _ForkLockAttempt {
         guard state.tryLock() else {
             return .busy { [self] in
@@ -114,56 +150,26 @@ extension _CellRegistry: _ForkLockable {
                 state.unlock()
             }
         }
-        guard let cellMutex else { return .locked }
+        state.withLockHeld { foldCellsLeftByFork(&$0) }
+        let registryMutex = _MutexPointer(state._mutex)
+        let leftByFork = self.leftByFork
+        guard let cellMutex else { return .locked([registryMutex], leftByFork) }
+        var locked = [registryMutex]
         let busy: Cell? = state.withLockHeld { state in
-            var locked: [UnsafeMutablePointer<pthread_mutex_t>] = []
             for entry in state.live.values where entry.thread != forkingThread {
                 let mutex = cellMutex(entry.cell)
-                guard pthread_mutex_trylock(mutex) == 0 else {
-                    for taken in locked.reversed() { pthread_mutex_unlock(taken) }
-                    return entry.cell
-                }
-                locked.append(mutex)
+                guard pthread_mutex_trylock(mutex) == 0 else { return entry.cell }
+                locked.append(_MutexPointer(mutex))
             }
             return nil
         }
-        guard let busy else { return .locked }
-        state.unlock()
+        guard let busy else { return .locked(locked, leftByFork) }
+        for mutex in locked.reversed() { mutex.unlock() }
         return .busy {
             let mutex = cellMutex(busy)
             pthread_mutex_lock(mutex)
             pthread_mutex_unlock(mutex)
             withExtendedLifetime(busy) {}
         }
-    }
-
-    /// In the parent: unlocks what `lockForFork` locked.
-    func unlockAfterForkInParent(forkingThread: UInt) {
-        if let cellMutex {
-            state.withLockHeld { state in
-                for entry in state.live.values where entry.thread != forkingThread {
-                    pthread_mutex_unlock(cellMutex(entry.cell))
-                }
-            }
-        }
-        state.unlock()
-    }
-
-    /// In the child, where only the forking thread exists: moves the other
-    /// threads' cells out of the live set, folding each into the total (as if
-    /// their threads had exited), and unlocks what `lockForFork` locked. The
-    /// mutexes are unlocked, not initialised again: this thread holds them.
-    ///
-    /// The cells stay allocated: the values of the vanished threads that own
-    /// them are dropped, not released, by the thread-local store.
-    func unlockAfterForkInChild(forkingThread: UInt) {
-        state.withLockHeld { state in
-            for (key, entry) in state.live where entry.thread != forkingThread {
-                if let cellMutex { pthread_mutex_unlock(cellMutex(entry.cell)) }
-                state.live.removeValue(forKey: key)
-                fold(entry.cell, &state.total)
-            }
-        }
-        state.unlock()
     }
 }

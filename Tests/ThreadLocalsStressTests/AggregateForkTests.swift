@@ -24,7 +24,16 @@ import ThreadLocalsTestSupport
             /// fork() while one thread keeps listing `values` and summing, and
             /// another keeps updating: without the fork handlers a child can
             /// inherit a held registry or cell mutex and hang.
-            @Test("fork while other threads are inside values, sum() and update()")
+            ///
+            /// Not under ThreadSanitizer: there a child that uses the
+            /// aggregates sometimes hangs in the Swift runtime, in the
+            /// `swift_once` of the generic metadata cache (seen with gdb, about
+            /// one fork in 300), a wait that no lock of this package is part
+            /// of; ForkTests describes the same.
+            @Test(
+                "fork while other threads are inside values, sum() and update()",
+                .disabled(if: runsUnderThreadSanitizer, "the child can hang in the Swift runtime under TSan")
+            )
             func forkWhileOtherThreadsHoldTheLocks() {
                 let forks = StressConfig.scaled(200)
                 let aggregates = Aggregates()
@@ -113,6 +122,9 @@ import ThreadLocalsTestSupport
             }
         }
     }
+
+    /// Whether this process runs under ThreadSanitizer.
+    private let runsUnderThreadSanitizer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
 
     /// One of each aggregate.
     private final class Aggregates: Sendable {
