@@ -76,6 +76,28 @@ import ThreadLocalsTestSupport
                 #expect(failures.isEmpty, "\(failures)")
             }
 
+            /// fork() called inside an update: the prepare handler must not wait
+            /// for the forking thread's own cell, which that thread holds. Run in
+            /// a child process, so that a hang is seen and killed.
+            @Test("fork inside an update does not wait for the forking thread's own cell")
+            func forkInsideUpdate() {
+                let aggregates = Aggregates()
+                aggregates.touchAll()
+                _ = aggregates.checkInChild(minimumSum: 0)  // warm up what the child runs
+                let pid = fork()
+                if pid == 0 {
+                    let grandchild = aggregates.pairs.update { _ in fork() }
+                    if grandchild == 0 { _exit(aggregates.pairs.threadCount == 1 ? 0 : 21) }
+                    guard grandchild > 0 else { _exit(22) }
+                    var status: Int32 = 0
+                    waitpid(grandchild, &status, 0)
+                    _exit(status == 0 ? aggregates.checkInChild(minimumSum: 0) : 23)
+                }
+                #expect(pid > 0)
+                let problem = pid > 0 ? waitForChild(pid, seconds: 10) : nil
+                #expect(problem == nil, "child \(problem ?? "")")
+            }
+
             /// A child made while other threads have cells sees only its own:
             /// one value, one live cell, and the counter's sum and the
             /// accumulator's combined value unchanged.
