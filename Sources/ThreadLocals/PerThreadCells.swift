@@ -40,6 +40,8 @@ public import CThreadLocals
 // engine owns the slots, and destroying a slot releases every thread's owner.
 // So an accessor keeps its aggregate (which owns the engine) alive until the
 // access through the pointer has ended; the pointer alone does not.
+//
+// fork(): see ForkHandlers.swift.
 
 /// The calling thread's access pointer from a `cellPointer` slot, or nil if
 /// the thread has none yet. Inlined, no lock.
