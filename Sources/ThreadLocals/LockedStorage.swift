@@ -7,8 +7,8 @@
 #endif
 
 /// A value and the `pthread_mutex_t` that guards it, together on their own
-/// 128-byte aligned block(s), reached through a pointer: no retain, no
-/// exclusivity check, and the mutex never moves.
+/// padded block (see `_allocatePadded(byteCount:)`), reached through a pointer:
+/// no retain, no exclusivity check, and the mutex never moves.
 ///
 /// A pthread mutex rather than `Synchronization.Mutex`: on Linux, `Mutex`
 /// hands a contended lock over inside the kernel (a priority-inheritance
@@ -19,8 +19,9 @@
 /// called; the owner calls `deallocate()` once, when no thread can reach the
 /// storage any more.
 @usableFromInline
-internal struct _LockedStorage<Value>: @unchecked Sendable {
-    // Sendable: the value is only ever accessed with the mutex held.
+internal struct _LockedStorage<Value: Sendable>: @unchecked Sendable {
+    // Sendable: the value is only ever accessed with the mutex held, and it
+    // is Sendable itself, so what `withLock` hands out may cross threads.
     @usableFromInline
     internal let raw: UnsafeMutableRawPointer
 
@@ -46,12 +47,9 @@ internal struct _LockedStorage<Value>: @unchecked Sendable {
         (raw + Self._valueOffset).assumingMemoryBound(to: Value.self)
     }
 
-    /// New storage holding `initial`, alone on its own 128-byte aligned
-    /// block(s).
+    /// New storage holding `initial`.
     internal static func allocate(_ initial: Value) -> Self {
-        let size = _valueOffset + max(MemoryLayout<Value>.size, 1)
-        let rounded = (size + _cellAlignment - 1) / _cellAlignment * _cellAlignment
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: _cellAlignment)
+        let raw = _allocatePadded(byteCount: _valueOffset + MemoryLayout<Value>.size)
         let mutex = raw.bindMemory(to: pthread_mutex_t.self, capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         let status = pthread_mutex_init(mutex, nil)
@@ -75,5 +73,26 @@ internal struct _LockedStorage<Value>: @unchecked Sendable {
         pthread_mutex_lock(_mutex)
         defer { pthread_mutex_unlock(_mutex) }
         return try body(&_value.pointee)
+    }
+
+    // MARK: Explicit locking, for the fork handlers, which hold the mutex
+    // from the prepare handler to the parent or child handler.
+
+    /// Locks the mutex if it is free; returns whether it did.
+    internal func tryLock() -> Bool {
+        pthread_mutex_trylock(_mutex) == 0
+    }
+
+    internal func lock() {
+        pthread_mutex_lock(_mutex)
+    }
+
+    internal func unlock() {
+        pthread_mutex_unlock(_mutex)
+    }
+
+    /// Calls `body` with the value. The caller holds the mutex.
+    internal func withLockHeld<Result>(_ body: (inout Value) -> Result) -> Result {
+        body(&_value.pointee)
     }
 }

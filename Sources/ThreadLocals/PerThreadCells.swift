@@ -1,124 +1,57 @@
+public import CThreadLocals
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 // The engine behind `TrackedThreadLocal`, `ThreadLocalCounter` and
-// `ThreadLocalAccumulator`: one cell per thread, a registry of the live cells,
-// and a fold of each cell into a shared total when its thread exits.
+// `ThreadLocalAccumulator`: one cell per thread, created on the thread's first
+// access; a registry of the live cells (`_CellRegistry`); and a fold of each
+// cell into a shared total when its thread exits (`_CellOwner`).
 //
-// Two thread-locals per engine:
+// A cell's *access pointer* is what the aggregate's accessors work through:
+// the counter's `Atomic<Int>`, the accumulator's locked value, the tracked
+// object itself. Two thread-locals per engine:
 //
-// - `fast` (a pointer, stored inline in the thread's slot: no box, no access
-//   check) points at the calling thread's cell, or at the part of it that the
-//   hot path touches. It is a borrowed pointer: it owns nothing.
-// - `owners` (boxed) holds the `_CellOwner` that owns the thread's cell. The
-//   store releases it on the exiting thread (or on the thread that deinits the
-//   engine), and its deinit folds the cell into the total and unregisters it,
-//   in one critical section of the registry's mutex.
+// - `cellPointer` caches the calling thread's access pointer (its bits; 0
+//   before the thread's first access). It is stored in the thread's slot
+//   itself, so the accessors read it inline, with no box and no access check.
+//   It owns nothing.
+// - `cellOwner` holds the `_CellOwner` that owns the thread's cell. The store
+//   releases it when the thread exits (or on the thread that deinitializes the
+//   engine); its deinit folds the cell into the total and removes it from the
+//   registry, in one critical section.
 //
-// Invariant: a thread's `fast` value is either nil or the hot pointer of the
-// cell owned by its live `owners` value. The owner's deinit clears `fast` if it
-// still points at its cell, so an access made later in the thread's teardown
-// (by another value's deinit) takes the slow path and gets a new cell, which
-// is folded in its turn; it never touches a freed cell.
+// Invariant: a thread's `cellPointer` is either 0 or the access pointer of the
+// cell owned by its live `cellOwner` value. The owner's deinit sets
+// `cellPointer` to 0 if it still holds its cell's pointer, so an access made
+// later in the thread's teardown (by another value's deinit) takes the slow
+// path and gets a new cell; it never touches a freed cell. That new owner is
+// stored during the teardown, so the store releases it in its next round, and
+// its cell is folded then. (One stored in libc's last round of thread-exit
+// destructors stays until the engine is deinitialized: its cell stays live,
+// and is counted, until then.)
+//
+// An access pointer is valid while the thread runs and the engine lives: the
+// engine owns the slots, and destroying a slot releases every thread's owner.
+// So an accessor keeps its aggregate (which owns the engine) alive until the
+// access through the pointer has ended; the pointer alone does not.
+//
+// fork(): see ForkHandlers.swift.
 
-/// The bytes kept free around a hot per-thread cell: two 64-byte cache lines,
-/// since x86's adjacent-line prefetcher pulls lines in pairs and Apple's arm64
-/// cores use 128-byte lines.
-internal let _cellAlignment = 128
-
-/// Allocates uninitialized storage for one `T` alone on its own 128-byte
-/// aligned block(s), so that no other allocation shares its cache lines.
-internal func _allocatePadded<T: ~Copyable>(_: T.Type) -> UnsafeMutablePointer<T> {
-    let size = (max(MemoryLayout<T>.size, 1) + _cellAlignment - 1) / _cellAlignment * _cellAlignment
-    return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: _cellAlignment)
-        .bindMemory(to: T.self, capacity: 1)
-}
-
-/// The live cells and the folded total, guarded by the registry's mutex.
-@usableFromInline
-internal struct _CellState<Cell: AnyObject & Sendable, Total: Sendable>: Sendable {
-    /// The cells of threads that have one and have not exited.
-    @usableFromInline
-    internal var live: [ObjectIdentifier: Cell] = [:]
-    /// What the cells of exited threads left behind.
-    @usableFromInline
-    internal var total: Total
-
-    @usableFromInline
-    internal init(total: Total) {
-        self.total = total
-    }
-}
-
-/// The shared side of an engine: the live cells and the total, under a mutex.
-@usableFromInline
-internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>: Sendable {
-    private let state: _LockedStorage<_CellState<Cell, Total>>
-    /// Folds a cell into the total. Runs with the mutex held.
-    private let retire: @Sendable (Cell, inout Total) -> Void
-
-    init(total: Total, retire: @escaping @Sendable (Cell, inout Total) -> Void) {
-        self.state = .allocate(_CellState(total: total))
-        self.retire = retire
-    }
-
-    deinit {
-        state.deallocate()
-    }
-
-    func register(_ cell: Cell) {
-        state.withLock { $0.live[ObjectIdentifier(cell)] = cell }
-    }
-
-    /// Removes `cell` from the live set and folds it into the total, in one
-    /// critical section: a reader sees the cell either live or folded, never
-    /// both and never neither.
-    func unregister(_ cell: Cell) {
-        state.withLock { state in
-            let removed = state.live.removeValue(forKey: ObjectIdentifier(cell))
-            assert(removed != nil, "per-thread cell unregistered twice")
-            retire(cell, &state.total)
-        }
-    }
-
-    /// Runs `body` with the mutex held.
-    func withLockedState<Result>(_ body: (inout _CellState<Cell, Total>) -> Result) -> Result {
-        state.withLock(body)
-    }
-}
-
-/// Owns one thread's cell. It is the value of the engine's `owners`
-/// thread-local, so the store releases it when the thread exits.
-@usableFromInline
-internal final class _CellOwner<Cell: AnyObject & Sendable, Total: Sendable> {
-    let cell: Cell
-    /// The pointer that `fast` holds for this cell.
-    @usableFromInline
-    let hot: UnsafeMutableRawPointer
-    let registry: _CellRegistry<Cell, Total>
-    let fast: ThreadLocal<UnsafeMutableRawPointer?>
-
-    init(
-        cell: Cell,
-        hot: UnsafeMutableRawPointer,
-        registry: _CellRegistry<Cell, Total>,
-        fast: ThreadLocal<UnsafeMutableRawPointer?>
-    ) {
-        self.cell = cell
-        self.hot = hot
-        self.registry = registry
-        self.fast = fast
-        registry.register(cell)
-    }
-
-    /// Runs on the exiting thread (or on the thread that deinits the engine,
-    /// when no other thread can use it any more).
-    deinit {
-        registry.unregister(cell)
-        // Keep the invariant: `fast` never outlives the cell it points at. Only
-        // the owning thread's `fast` can hold `hot`; on any other thread this
-        // compares and leaves that thread's own pointer alone.
-        if fast.hasValue && fast.value == hot {
-            fast.value = nil
-        }
-    }
+/// The calling thread's access pointer from a `cellPointer` slot, or nil if
+/// the thread has none yet. Inlined, no lock.
+///
+/// Reads the slot word directly: a `ThreadLocal<UInt>` stores its value in the
+/// word itself, bit for bit, and a thread with no word or a 0 word has no cell.
+@inlinable
+@inline(__always)
+internal func _cachedCellPointer(_ slot: ctl_slot) -> UnsafeMutableRawPointer? {
+    UnsafeMutableRawPointer(bitPattern: ctl_value_pointer(slot)?.pointee.uword ?? 0)
 }
 
 /// One cell per thread, created lazily on the thread's first access, with a
@@ -126,50 +59,64 @@ internal final class _CellOwner<Cell: AnyObject & Sendable, Total: Sendable> {
 /// their thread exits.
 @usableFromInline
 internal final class _PerThreadCells<Cell: AnyObject & Sendable, Total: Sendable>: Sendable {
-    /// The calling thread's hot pointer, or nil; see the invariant above.
-    @usableFromInline
-    nonisolated(unsafe) internal let fast: ThreadLocal<UnsafeMutableRawPointer?>
-    nonisolated(unsafe) internal let owners: ThreadLocal<_CellOwner<Cell, Total>>
+    /// The calling thread's access pointer, as its bits, or 0; see above.
+    internal let cellPointer: ThreadLocal<UInt>
+    /// The calling thread's `_CellOwner`, created by the first access.
+    internal let cellOwner: ThreadLocal<_CellOwner<Cell, Total>>
     private let registry: _CellRegistry<Cell, Total>
 
     /// - Parameters:
     ///   - total: The total before any thread exits.
-    ///   - makeCell: Creates a thread's cell and returns it with its hot pointer,
-    ///     which must stay valid while the cell lives.
-    ///   - retire: Folds an exiting thread's cell into the total, under the mutex.
+    ///   - makeCell: Creates a thread's cell and returns it with its access
+    ///     pointer, which must stay valid while the cell lives.
+    ///   - fold: Adds a cell into a total, with the registry's mutex held.
+    ///   - cellMutex: The mutex inside a cell, for cells that have one.
     init(
         total: Total,
         makeCell: @escaping @Sendable () -> (Cell, UnsafeMutableRawPointer),
-        retire: @escaping @Sendable (Cell, inout Total) -> Void
+        fold: @escaping @Sendable (Cell, inout Total) -> Void,
+        cellMutex: (@Sendable (Cell) -> UnsafeMutablePointer<pthread_mutex_t>)? = nil
     ) {
-        let registry = _CellRegistry(total: total, retire: retire)
-        nonisolated(unsafe) let fast = ThreadLocal<UnsafeMutableRawPointer?>()
+        let registry = _CellRegistry(total: total, fold: fold, cellMutex: cellMutex)
+        let cellPointer = ThreadLocal<UInt> { 0 }
         self.registry = registry
-        self.fast = fast
-        self.owners = ThreadLocal {
-            let (cell, hot) = makeCell()
-            return _CellOwner(cell: cell, hot: hot, registry: registry, fast: fast)
+        self.cellPointer = cellPointer
+        self.cellOwner = ThreadLocal {
+            let (cell, accessPointer) = makeCell()
+            return _CellOwner(cell: cell, accessPointer: accessPointer, registry: registry, cellPointer: cellPointer)
         }
+        // After the thread-locals: see the lock order in ForkHandlers.swift.
+        _ForkGuard.add(registry)
     }
 
-    /// The calling thread's hot pointer when `fast` holds none: creates and
-    /// registers the thread's cell if needed, and caches its pointer in `fast`.
-    ///
-    /// The pointer stays valid until the thread exits. Late in a thread's
-    /// teardown (its storage closed) the owner is kept by the store until the
-    /// end of the teardown and `fast` stays nil, so each such access takes this
-    /// path again; rare, and still counted.
+    /// The slot of `cellPointer`, for `_cachedCellPointer(_:)`.
+    internal var cellPointerSlot: ctl_slot {
+        cellPointer._slot
+    }
+
+    /// The calling thread's access pointer when `cellPointer` holds none:
+    /// creates and registers the thread's cell if needed, and caches its
+    /// pointer in `cellPointer`.
     @usableFromInline
     @inline(never)
-    internal func slowHotPointer() -> UnsafeMutableRawPointer {
-        let hot = owners.value.hot
-        fast.value = hot
-        return hot
+    internal func registerCurrentThread() -> UnsafeMutableRawPointer {
+        let bits = cellOwner.value.accessPointerBits
+        cellPointer.value = bits
+        return UnsafeMutableRawPointer(bitPattern: bits).unsafelyUnwrapped
     }
 
-    /// Runs `body` with the registry's mutex held: the live cells and the
-    /// total of the exited ones, consistent with each other.
-    internal func withLockedState<Result>(_ body: (inout _CellState<Cell, Total>) -> Result) -> Result {
-        registry.withLockedState(body)
+    /// The total with every live cell folded into it.
+    internal func foldedTotal() -> Total {
+        registry.foldedTotal()
+    }
+
+    /// The cells of the running threads that have one, in no particular order.
+    internal func liveCells() -> [Cell] {
+        registry.liveCells()
+    }
+
+    /// The number of running threads that have a cell.
+    internal var threadCount: Int {
+        registry.liveCount
     }
 }

@@ -1,3 +1,5 @@
+public import CThreadLocals
+
 /// Per-thread partial results of any type, combined on demand with a merge
 /// function: per-thread statistics, histograms, sets of seen keys.
 ///
@@ -46,19 +48,23 @@
 /// thread is included whole or not at all; threads are read one after
 /// another, not at one instant. A thread that exits is counted exactly once:
 /// its value is merged into the total and its cell removed in one critical
-/// section, under the lock that `combined()` holds.
+/// section, under the lock that `combined()` holds. In a child process made by
+/// `fork()`, the values of the parent's other threads are merged into the
+/// total (`fork()` waits for their updates in progress to end), and only the
+/// child's thread has a value.
 ///
 /// ## Threads and Swift concurrency
 /// ``update(_:)`` may be called from async code (its body is synchronous): the
 /// update lands in the value of whichever thread runs it.
 public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
-    /// The calling thread's cell (its value and a mutex on their own block),
-    /// or nil before its first update.
+    /// The slot of `_cells.cellPointer`, copied into this final class so that
+    /// `update` reaches the thread's cell with one load from `self`.
     @usableFromInline
-    nonisolated(unsafe) internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
+    internal let _cellPointerSlot: ctl_slot
+    /// Owns every thread's cell. A cell's access pointer is its
+    /// `_LockedStorage<Value>`.
     @usableFromInline
     internal let _cells: _PerThreadCells<_AccumulatorCell<Value>, Value>
-    private let merge: @Sendable (inout Value, Value) -> Void
 
     /// Creates an accumulator.
     ///
@@ -69,27 +75,27 @@ public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
     ///     associative and commutative; runs with locks held, so it must not use
     ///     this accumulator.
     ///
-    /// Cost: two thread-local slots (one lock acquisition each) and a mutex.
+    /// Uses two thread-local slots.
     public init(initial: Value, merge: @escaping @Sendable (inout Value, Value) -> Void) {
-        self.merge = merge
         let cells = _PerThreadCells<_AccumulatorCell<Value>, Value>(
             total: initial,
             makeCell: {
                 let cell = _AccumulatorCell(initial)
                 return (cell, cell.storage.raw)
             },
-            retire: { cell, total in
+            fold: { cell, total in
                 cell.storage.withLock { merge(&total, $0) }
-            }
+            },
+            cellMutex: { $0.storage._mutex }
         )
         self._cells = cells
-        self._fast = cells.fast
+        self._cellPointerSlot = cells.cellPointerSlot
     }
 
     /// Calls `body` with the calling thread's value, which it mutates in place,
     /// and returns what `body` returns.
     ///
-    /// `body` runs with the thread's cell locked (uncontended unless
+    /// Inlined. `body` runs with the thread's cell locked (uncontended unless
     /// ``combined()`` is reading that cell at that moment); it must not use this
     /// accumulator. Safe from any thread and from async code.
     @inlinable
@@ -97,30 +103,26 @@ public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
     public func update<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        let raw = _fast.value ?? _cells.slowHotPointer()
+        // `self` owns the cell (through `_cells`) and the pointer does not:
+        // keep `self` alive until `body` has returned and the cell is unlocked.
+        defer { withExtendedLifetime(self) {} }
+        let raw = _cachedCellPointer(_cellPointerSlot) ?? _cells.registerCurrentThread()
         return try _LockedStorage<Value>(raw: raw).withLock(body)
     }
 
     /// The values of all threads merged together: those of the running
     /// threads and the total that exited threads left behind.
     ///
-    /// Cost: one lock acquisition, a copy of the total, and per running thread
-    /// that has used this accumulator one uncontended lock of its cell and one
-    /// call of `merge`. Safe from any thread.
+    /// Takes the lock once, and each running thread's cell lock in turn; safe
+    /// from any thread.
     public func combined() -> Value {
-        _cells.withLockedState { state in
-            var result = state.total
-            for cell in state.live.values {
-                cell.storage.withLock { merge(&result, $0) }
-            }
-            return result
-        }
+        _cells.foldedTotal()
     }
 
     /// The number of running threads that have a value in this accumulator.
     /// For diagnostics and tests; takes the lock.
     public var threadCount: Int {
-        _cells.withLockedState { $0.live.count }
+        _cells.threadCount
     }
 }
 

@@ -50,6 +50,9 @@ public import Synchronization
 ///   same lock that `sum()` takes.
 /// - So when every amount is non-negative (and there is no overflow), two
 ///   successive calls to `sum()` never decrease, whatever threads do.
+/// - In a child process made by `fork()`, the cells of the parent's other
+///   threads are folded into the total: the sum is the parent's, and only the
+///   child's thread has a cell.
 ///
 /// Arithmetic wraps around on overflow, like `Atomic<Int>.wrappingAdd`; the sum
 /// is exact modulo 2⁶⁴.
@@ -60,20 +63,16 @@ public import Synchronization
 /// shared `Atomic`, a task that hops between threads may touch several cells.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 public final class ThreadLocalCounter: Sendable {
-    /// The calling thread's cell (an `Atomic<Int>` on its own 128-byte
-    /// block), or nil before its first increment.
+    /// The slot of `_cells.cellPointer`, copied into this final class so that
+    /// the compiler can keep it in registers across a loop of increments.
     @usableFromInline
-    nonisolated(unsafe) internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
+    internal let _cellPointerSlot: ctl_slot
+    /// Owns every thread's cell. A cell's access pointer is its
+    /// `Atomic<Int>`.
     @usableFromInline
     internal let _cells: _PerThreadCells<_CounterCell, Int>
-    /// `_fast`'s slot, copied here so that the compiler can keep it in
-    /// registers across a loop of increments (a `let` of this final class).
-    @usableFromInline
-    internal let _fastSlot: ctl_slot
 
-    /// Creates a counter whose sum is 0.
-    ///
-    /// Cost: two thread-local slots (one lock acquisition each) and a mutex.
+    /// Creates a counter whose sum is 0. Uses two thread-local slots.
     public init() {
         let cells = _PerThreadCells<_CounterCell, Int>(
             total: 0,
@@ -81,27 +80,26 @@ public final class ThreadLocalCounter: Sendable {
                 let cell = _CounterCell()
                 return (cell, UnsafeMutableRawPointer(cell.count))
             },
-            retire: { cell, total in
+            fold: { cell, total in
                 total &+= cell.count.pointee.load(ordering: .relaxed)
             }
         )
         self._cells = cells
-        self._fast = cells.fast
-        self._fastSlot = cells.fast._slot
+        self._cellPointerSlot = cells.cellPointerSlot
     }
 
     /// Adds `amount` to the calling thread's cell.
     ///
-    /// Inlined: a thread-local load, then a relaxed atomic load and store of a
-    /// cell that only this thread writes. The thread's first increment
-    /// registers its cell (a lock acquisition and an allocation). Wraps around
-    /// on overflow. Safe from any thread and from async code.
+    /// Inlined, no lock: a thread-local load, then a relaxed atomic load and
+    /// store of a cell that only this thread writes. The thread's first
+    /// increment registers its cell. Wraps around on overflow. Safe from any
+    /// thread and from async code.
     @inlinable
     public func increment(by amount: Int = 1) {
-        // `_fast` stores its `UnsafeMutableRawPointer?` in the slot word itself
-        // (8 bytes, bitwise), so the word's `ptr` is that value; a thread with
-        // no word, or a nil one, takes the slow path, which stores the pointer.
-        let raw = ctl_value_pointer(_fastSlot)?.pointee.ptr ?? _cells.slowHotPointer()
+        // `self` owns the cell (through `_cells`) and the pointer does not:
+        // keep `self` alive until the store is done.
+        defer { withExtendedLifetime(self) {} }
+        let raw = _cachedCellPointer(_cellPointerSlot) ?? _cells.registerCurrentThread()
         // Only this thread writes its cell, so a load and a store, each atomic
         // (readers never see a torn value), add without a lost update.
         let cell = raw.assumingMemoryBound(to: Atomic<Int>.self)
@@ -122,23 +120,16 @@ public final class ThreadLocalCounter: Sendable {
     /// those folded in by threads that have exited.
     ///
     /// See the type's documentation for what it observes of increments that
-    /// run at the same time. Cost: one lock acquisition and one relaxed load
-    /// per running thread that has used this counter. Safe from any thread.
+    /// run at the same time. Takes the lock once; safe from any thread.
     public func sum() -> Int {
-        _cells.withLockedState { state in
-            var sum = state.total
-            for cell in state.live.values {
-                sum &+= cell.count.pointee.load(ordering: .relaxed)
-            }
-            return sum
-        }
+        _cells.foldedTotal()
     }
 
     /// The number of running threads that have a cell in this counter (they
     /// have incremented it and not exited). For diagnostics and tests; takes
     /// the lock.
     public var threadCount: Int {
-        _cells.withLockedState { $0.live.count }
+        _cells.threadCount
     }
 }
 

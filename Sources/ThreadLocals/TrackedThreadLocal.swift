@@ -1,3 +1,5 @@
+public import CThreadLocals
+
 /// A thread-local object whose values on all running threads can be visited,
 /// like .NET's `ThreadLocal<T>(trackAllValues: true).Values` or Rust's
 /// `thread_local::ThreadLocal::iter`.
@@ -32,7 +34,8 @@
 /// creates its value after is not. A thread that exits while the visitor runs
 /// may still be visited: the snapshot holds a strong reference, so the object
 /// stays valid, but it is no longer that thread's value. What the visitor reads
-/// inside each value is whatever that value's own synchronization gives.
+/// inside each value is whatever that value's own synchronization gives. In a
+/// child process made by `fork()`, only the child's one thread has a value.
 ///
 /// ## Cost
 /// ``withValue(_:)`` and ``value`` are inlined: one native thread-local load
@@ -42,19 +45,20 @@
 /// Values are not padded: put fields that threads update often at least 128
 /// bytes apart from other threads' data if false sharing matters.
 public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
-    /// The calling thread's value (unretained), or nil before its first
-    /// access.
+    /// The slot of `_cells.cellPointer`, copied into this final class so that
+    /// the accessors reach the thread's value with one load from `self`.
     @usableFromInline
-    nonisolated(unsafe) internal let _fast: ThreadLocal<UnsafeMutableRawPointer?>
+    internal let _cellPointerSlot: ctl_slot
+    /// Owns every thread's value. The values' access pointers are the objects
+    /// themselves, unretained.
     @usableFromInline
     internal let _cells: _PerThreadCells<Value, Void>
 
     /// Creates a tracked thread-local whose value on each thread starts as the
     /// result of `initialValue`, run lazily on that thread.
     ///
-    /// `initialValue` must not access this same `TrackedThreadLocal`.
-    ///
-    /// Cost: two thread-local slots (one lock acquisition each) and a mutex.
+    /// `initialValue` must not access this same `TrackedThreadLocal`. Uses two
+    /// thread-local slots.
     public init(_ initialValue: @escaping @Sendable () -> Value) {
         let cells = _PerThreadCells<Value, Void>(
             total: (),
@@ -62,17 +66,21 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
                 let value = initialValue()
                 return (value, Unmanaged.passUnretained(value).toOpaque())
             },
-            retire: { _, _ in }
+            fold: { _, _ in }
         )
         self._cells = cells
-        self._fast = cells.fast
+        self._cellPointerSlot = cells.cellPointerSlot
     }
 
-    /// The calling thread's value, created first if needed.
+    /// The calling thread's value, created first if needed. Inlined, no lock
+    /// once the thread has its value.
     @inlinable
     @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public var value: Value {
-        let raw = _fast.value ?? _cells.slowHotPointer()
+        // `self` owns the value (through `_cells`) and the pointer does not:
+        // keep `self` alive until the value has been retained for the caller.
+        defer { withExtendedLifetime(self) {} }
+        let raw = _cachedCellPointer(_cellPointerSlot) ?? _cells.registerCurrentThread()
         return Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue()
     }
 
@@ -83,9 +91,11 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     public func withValue<Result, Failure: Error>(
         _ body: (Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        let raw = _fast.value ?? _cells.slowHotPointer()
-        // The thread's owner holds the value until the thread exits, so the
-        // borrowed reference outlives this call.
+        // The thread's owner holds the value while `self` lives and the thread
+        // runs, so the borrowed reference is valid until `body` returns as long
+        // as `self` is kept alive that long: the pointer does not do it.
+        defer { withExtendedLifetime(self) {} }
+        let raw = _cachedCellPointer(_cellPointerSlot) ?? _cells.registerCurrentThread()
         let outcome = Unmanaged<Value>.fromOpaque(raw)._withUnsafeGuaranteedRef { value in
             Swift.Result { () throws(Failure) in try body(value) }
         }
@@ -93,12 +103,10 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     }
 
     /// The values of all running threads that have one, in no particular
-    /// order; see the type's documentation for what it observes.
-    ///
-    /// Cost: one lock acquisition and one retained reference per thread. Safe
-    /// from any thread.
+    /// order; see the type's documentation for what it observes. Takes the
+    /// lock once; safe from any thread.
     public var values: [Value] {
-        _cells.withLockedState { Array($0.live.values) }
+        _cells.liveCells()
     }
 
     /// Calls `body` with the value of each running thread that has one, in no

@@ -136,8 +136,8 @@ struct ThreadLocalCounterTests {
             fillers.removeFirst()
             let counter = ThreadLocalCounter()
             let last = ThreadLocal<IncrementOnDeinit?> { nil }
-            let fast = counter._fast._slot.index
-            let owners = counter._cells.owners._slot.index
+            let fast = counter._cellPointerSlot.index
+            let owners = counter._cells.cellOwner._slot.index
             let between = fillers.filter { $0._slot.index > fast && $0._slot.index < owners }
             guard between.count >= 64, last._slot.index > owners else { continue }
             let counted = onNewThread {
@@ -180,7 +180,7 @@ struct ThreadLocalCounterTests {
         let addresses = onNewThreads(count: 4) { _ in
             counter.increment()
             barrier.wait()  // all cells alive at once, so none reuses another's memory
-            return Int(bitPattern: counter._fast.value!)
+            return Int(bitPattern: _cachedCellPointer(counter._cellPointerSlot)!)
         }
         let sorted = addresses.sorted()
         #expect(sorted.allSatisfy { $0 % 128 == 0 })
