@@ -31,10 +31,9 @@ public import CThreadLocals
 // `cellPointer` to 0 if it still holds its cell's pointer, so an access made
 // later in the thread's teardown (by another value's deinit) takes the slow
 // path and gets a new cell; it never touches a freed cell. That new owner is
-// stored during the teardown, so the store releases it in its next round, and
-// its cell is folded then. (One stored in libc's last round of thread-exit
-// destructors stays until the engine is deinitialized: its cell stays live,
-// and is counted, until then.)
+// stored during the teardown, so the store's next exit sweep releases it, and
+// its cell is folded then. (One stored in the last sweep stays until the
+// engine is deinitialized: its cell stays live, and is counted, until then.)
 //
 // An access pointer is valid while the thread runs and the engine lives: the
 // engine owns the slots, and destroying a slot releases every thread's owner.
