@@ -1,0 +1,674 @@
+/*
+ * A Promela model of the slot store's lock protocol (CThreadLocals.c): slot
+ * create and destroy, a thread's registration on its first store, thread exit
+ * as libc drives it through the store's pthread key, re-entrant destructors,
+ * and fork(). Checked exhaustively with spin; see README.md and run.sh.
+ *
+ * What is modelled
+ * - One mutex. Every critical section is one `atomic` step: no critical
+ *   section of the protocol blocks or waits while holding the mutex, so
+ *   running it as one indivisible step has the same interleavings of what
+ *   others can observe. Waiting (destroy's poll of the in-flight count) is a
+ *   blocking guard outside the mutex; a wait that never ends is a deadlock
+ *   (an invalid end state), the model's picture of a poll that spins forever.
+ * - Slot numbers 0..NS-1 with a generation each (1..MAXGEN); a number whose
+ *   generation would pass MAXGEN is retired. The free list is the set of
+ *   numbers in state FREE, reused lowest first.
+ * - Per thread: a block of NS entries (tag = generation, 0 = empty; the
+ *   value is a value id 1..NV), whether the block is linked into the list
+ *   (reg) and whether the exit key is armed (armed).
+ * - libc's thread exit: at most ROUNDS rounds; each round that finds the key
+ *   armed disarms it and calls the store's key destructor, which sweeps the
+ *   block once in slot order, ONE value at a time: under the mutex take it
+ *   out, count it in flight and record the slot as running; destroy it with
+ *   the mutex released; decrement under the mutex (the last decrement of a
+ *   destroyed slot frees its number). After the sweep the key is re-armed if
+ *   values remain, else the block is unlinked (a later store registers anew).
+ * - Values stored after libc's last round stay in their linked block and are
+ *   destroyed by whoever destroys their slot; the final check destroys every
+ *   slot still live, so such values must be destroyed there, exactly once.
+ * - Destructors are events that count, per value, how often the value was
+ *   destroyed; then, nondeterministically, they do nothing, store into a
+ *   slot, create a slot, destroy a slot (not inside a destroy that is itself
+ *   nested in a destructor), or fork -- at most REENTER such actions in all.
+ * - fork(): prepare takes the mutex; the parent unlocks; the child keeps only
+ *   the forking thread (the other threads vanish: `unless` below), drops the
+ *   other blocks' values and the values other threads were destroying,
+ *   recomputes the in-flight counts (1 for the slot whose exit destructor the
+ *   forking thread is running, else 0) and unlocks.
+ *
+ * Properties (assertions, plus spin's check for invalid end states)
+ * - No deadlock: every thread terminates (spin's invalid end state check).
+ * - Every stored value is destroyed exactly once (`destroyed[v] == 1` at the
+ *   end, never 2), except values a fork child dropped with their thread.
+ * - No stale handle match: a new generation on a number was never used on it
+ *   before, so a handle of a destroyed slot never matches a later slot's
+ *   entry; and a destroy leaves no entry of its slot behind.
+ * - In-flight counts never go negative.
+ * - The free list never holds a live or in-flight number: a number is freed
+ *   only when its destroy is done and its in-flight count is 0, and create
+ *   only takes a free number with count 0.
+ *
+ * Abstracted away (not in the model)
+ * - libc's rounds for OTHER pthread keys, and the exact round count: ROUNDS
+ *   is a parameter (glibc and musl use 4); only the store's key is modelled.
+ * - malloc failure, except for destroy's pending array (its fallback of
+ *   passes is modelled, as passes of one value instead of 64). A failing
+ *   block or chunk allocation only makes a store fail, which the model
+ *   covers by stores that do nothing.
+ * - Memory ordering and the lock-free fast paths (get/set of a value the
+ *   thread holds, signal handlers): the model is sequentially consistent and
+ *   only models what happens under the mutex, plus unlocked destructor runs.
+ * - Value overwrite, ctl_take and begin/finish/cancel initialisation: they
+ *   change one entry of the caller's own block under the mutex like a store.
+ * - The 64 inline lanes and the chunk directory: one flat array of entries.
+ * - Handles: operations use the current generation of a number; stale
+ *   handles are covered by the generation check at create (a stale handle's
+ *   generation is never reused) rather than by explicit lookups.
+ *
+ * The old protocol's bugs, as switches (each must yield a counterexample)
+ * - BUG_BATCH: the exit destructor took a batch of up to 64 values at once,
+ *   all in flight, and destroy waited for every in-flight count except the
+ *   one of the slot whose destructor runs now. A destructor that destroys a
+ *   slot whose value is later in the same batch waits for itself: deadlock.
+ *   Caught: the model takes the whole block as the batch (NS <= 64).
+ * - BUG_WAIT: destroy waited even when its caller holds an in-flight count
+ *   of another slot. Two exiting threads whose destructors destroy each
+ *   other's slot wait for each other: deadlock. Caught with two threads.
+ * - BUG_SKIP_DYING: the exit sweep cleared values of a slot being destroyed
+ *   without destroying them, and destroy took values in passes (of 64), so a
+ *   value the destroyer had not reached yet was lost. With the one-pass
+ *   destroy this needs the malloc fallback, which the model includes;
+ *   without it the model would NOT catch this bug.
+ * - BUG_WRAP: generations wrapped instead of retiring the number (caught by
+ *   the generation check at create; run with MAXGEN=1).
+ * - BUG_FORK_ZERO: the fork child zeroed every in-flight count, including
+ *   the one of the destructor the forking thread is running, which then goes
+ *   negative when that destructor returns (needs FORK).
+ */
+
+#ifndef NT
+#define NT 2 /* threads */
+#endif
+#ifndef NS
+#define NS 2 /* slot numbers */
+#endif
+#ifndef NV
+#define NV 4 /* values that can ever be stored */
+#endif
+#ifndef OPS
+#define OPS 2 /* top-level operations per thread before it exits */
+#endif
+#ifndef REENTER
+#define REENTER 2 /* re-entrant destructor actions, in all */
+#endif
+#ifndef ROUNDS
+#define ROUNDS 4 /* libc's destructor rounds */
+#endif
+#ifndef MAXGEN
+#define MAXGEN 2 /* generations per number before it is retired */
+#endif
+#ifndef OTHERKEY
+#define OTHERKEY 1 /* another library's pthread key, set at exit or not */
+#endif
+#ifndef NINIT
+#define NINIT NS /* slots created before the threads start */
+#endif
+
+#define FREE 0
+#define LIVE 1
+#define DYING 2   /* destroy in progress: marked dead */
+#define DONE 3    /* destroy done, in-flight count not 0 yet */
+#define RETIRED 4 /* generation exhausted: never reused */
+
+#define CHECKER NT /* the thread id of the final check */
+
+/* Reachability probes: with -DREACH=n the model must fail at probe n, which
+ * shows that the situation it marks is actually explored. */
+#define R_LEFTOVER 1   /* a value left after libc's last round dies at slot destroy */
+#define R_LASTDEC 2    /* the last in-flight decrement frees a destroyed number */
+#define R_EXITDYING 3  /* an exiting thread destroys a value of a dying slot */
+#define R_REREGISTER 4 /* a destructor's store registers an exiting thread anew */
+#define R_FORKRUN 5    /* a fork child of a thread running an exit destructor */
+#define R_NOWAIT 6     /* destroy called from an exit destructor skips the wait */
+#define R_RETIRE 7     /* a number's generations are used up: it is retired */
+#ifdef REACH
+#define REACHED(n) assert(REACH != n)
+#else
+#define REACHED(n) skip
+#endif
+
+byte sstate[NS];
+byte sgen[NS];
+byte inflight[NS];
+byte usedgens[NS]; /* bit g: generation g was handed out on this number */
+
+byte tag[NT * NS]; /* entry (t, s) at t * NS + s */
+byte val[NT * NS];
+bool reg[NT];
+bool armed[NT];
+byte running[NT + 1]; /* slot number + 1 of the exit destructor running */
+bool settled[NT + 1]; /* BUG_* only: destroy settled the running count */
+
+byte nv; /* values stored so far */
+byte destroyed[NV + 1];
+bool dropped[NV + 1];
+byte holder[NV + 1]; /* thread id + 1 that took the value to destroy it */
+
+byte budget = REENTER;
+byte done;
+bool forked;
+byte forker;
+bool fdone; /* the fork child's thread is done */
+
+/* ---- slots ---- */
+
+inline free_number(s)
+{
+    assert(inflight[s] == 0 && sstate[s] == DONE);
+#ifdef BUG_WRAP
+    sstate[s] = FREE
+#else
+    if
+    :: sgen[s] >= MAXGEN -> REACHED(R_RETIRE); sstate[s] = RETIRED
+    :: else -> sstate[s] = FREE
+    fi
+#endif
+}
+
+inline finish_destroy(s)
+{
+    sstate[s] = DONE;
+    c = 0;
+    do
+    :: c < NT -> assert(tag[c * NS + s] == 0); c++ /* nothing left behind */
+    :: else -> c = 0; break
+    od;
+    if
+    :: inflight[s] == 0 -> free_number(s)
+    :: else
+    fi
+}
+
+inline slot_create()
+{
+    atomic {
+        c = 0;
+        do
+        :: c < NS && sstate[c] != FREE -> c++
+        :: else -> break
+        od;
+        if
+        :: c < NS ->
+            assert(inflight[c] == 0);
+#ifdef BUG_WRAP
+            sgen[c] = sgen[c] % MAXGEN + 1;
+#else
+            sgen[c]++;
+            assert(sgen[c] <= MAXGEN);
+#endif
+            assert((usedgens[c] & (1 << sgen[c])) == 0); /* no stale handle matches */
+            usedgens[c] = usedgens[c] | (1 << sgen[c]);
+            sstate[c] = LIVE
+        :: else /* every number live or retired: CTL_ENOMEM */
+        fi;
+        c = 0
+    }
+}
+
+inline pick_slot()
+{
+    c = 0;
+    do
+    :: c < NS - 1 -> c++
+    :: break
+    od
+}
+
+/* A store into some slot number c with its current handle. */
+inline slot_store(t)
+{
+    atomic {
+        pick_slot();
+        if
+        :: sstate[c] == LIVE && tag[t * NS + c] == 0 && nv < NV ->
+            if
+            :: !reg[t] -> /* register: link the block, set the key */
+                reg[t] = true;
+                armed[t] = true;
+                if
+                :: rounds > 0 -> REACHED(R_REREGISTER)
+                :: else
+                fi
+            :: else
+            fi;
+            nv++;
+            tag[t * NS + c] = sgen[c];
+            val[t * NS + c] = nv
+        :: else /* dead slot, or nothing new to model */
+        fi;
+        c = 0
+    }
+}
+
+/* ---- fork ---- */
+
+inline fork_op(t)
+{
+#ifdef FORK
+    atomic {
+        if
+        :: forked /* one fork per run in the model */
+        :: !forked /* parent: unlock */
+        :: !forked -> /* child */
+            if
+            :: running[t] != 0 -> REACHED(R_FORKRUN)
+            :: else
+            fi;
+            forker = t; /* first: `unless` below reads both */
+            forked = true;
+            c = 0;
+            do
+            :: c < NT * NS ->
+                if
+                :: c / NS != t && tag[c] != 0 -> dropped[val[c]] = true; tag[c] = 0; val[c] = 0
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 0;
+            do
+            :: c < NT ->
+                if
+                :: c != t -> reg[c] = false; armed[c] = false
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 1;
+            do
+            :: c <= NV ->
+                if
+                :: holder[c] != 0 && holder[c] != t + 1 -> dropped[c] = true
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 0;
+            do
+            :: c < NS ->
+#ifdef BUG_FORK_ZERO
+                inflight[c] = 0;
+#else
+                inflight[c] = (running[t] == c + 1 -> 1 : 0);
+#endif
+                c++
+            :: else -> break
+            od;
+            c = 0
+        fi
+    }
+#endif
+}
+
+/* ---- destructors and destroy ---- */
+
+inline destroyed_event(t, v)
+{
+    atomic {
+        destroyed[v]++;
+        assert(destroyed[v] == 1);
+        assert(holder[v] == t + 1);
+        holder[v] = 0
+    }
+}
+
+/* A destructor inside a destroy that is itself nested in a destructor. */
+inline dtor_leaf(t, v)
+{
+    destroyed_event(t, v);
+    if
+    :: skip
+    :: atomic { budget > 0 -> budget--; slot_store(t) }
+    :: atomic { budget > 0 -> budget--; slot_create() }
+#ifdef FORK
+    :: atomic { budget > 0 && !forked -> budget--; fork_op(t) }
+#endif
+    fi
+}
+
+#define DESTROY destroy_leaf
+#define D_GUARD budget > 0 -> budget--
+#define DTOR dtor_leaf
+#define D_S ls
+#define D_OK lok
+#define D_FB lfb
+#define D_K lk
+#define D_V lv
+#define D_PEND lpend
+#include "destroy.inc"
+#undef DESTROY
+#undef D_GUARD
+#undef DTOR
+#undef D_S
+#undef D_OK
+#undef D_FB
+#undef D_K
+#undef D_V
+#undef D_PEND
+
+inline dtor_full(t, v)
+{
+    destroyed_event(t, v);
+    if
+    :: skip
+    :: atomic { budget > 0 -> budget--; slot_store(t) }
+    :: atomic { budget > 0 -> budget--; slot_create() }
+    :: destroy_leaf(t) /* its first step: budget > 0 -> budget-- */
+#ifdef FORK
+    :: atomic { budget > 0 && !forked -> budget--; fork_op(t) }
+#endif
+    fi
+}
+
+#define DESTROY destroy_full
+#define D_GUARD ops < OPS -> ops++
+#define DTOR dtor_full
+#define D_S fs
+#define D_OK fok
+#define D_FB ffb
+#define D_K fk
+#define D_V fv
+#define D_PEND fpend
+#include "destroy.inc"
+#undef DESTROY
+#undef D_GUARD
+#undef DTOR
+#undef D_S
+#undef D_OK
+#undef D_FB
+#undef D_K
+#undef D_V
+#undef D_PEND
+
+/* ---- thread exit ---- */
+
+/* The decrement after an exit-time destructor returns; moves the sweep on. */
+inline exit_decrement(t, s)
+{
+    atomic {
+        ev = 0;
+        if
+        :: settled[t] -> settled[t] = false /* BUG_*: destroy settled it */
+        :: else ->
+            assert(inflight[s] > 0);
+            inflight[s]--;
+            running[t] = 0;
+            if
+            :: inflight[s] == 0 && sstate[s] == DONE -> REACHED(R_LASTDEC); free_number(s)
+            :: else
+            fi
+        fi;
+        es++
+    }
+}
+
+/* The store's key destructor: one sweep of the thread's block. */
+inline key_destructor(t)
+{
+#ifdef BUG_BATCH
+    /* Old: take the whole block (a batch of up to 64) at once, all of it
+     * in flight; run the destructors one after another; then decrement. */
+    atomic {
+        es = 0;
+        do
+        :: es < NS ->
+            if
+            :: tag[t * NS + es] != 0 ->
+                bv[es] = val[t * NS + es];
+                bt[es] = true;
+                holder[bv[es]] = t + 1;
+                inflight[es]++;
+                tag[t * NS + es] = 0;
+                val[t * NS + es] = 0
+            :: else
+            fi;
+            es++
+        :: else -> es = 0; break
+        od
+    }
+    do
+    :: es < NS ->
+        if
+        :: bv[es] != 0 ->
+            running[t] = es + 1;
+            dtor_full(t, bv[es]);
+            atomic {
+                bv[es] = 0;
+                running[t] = 0;
+                if
+                :: settled[t] -> settled[t] = false; bt[es] = false
+                :: else
+                fi
+            }
+        :: else
+        fi;
+        es++
+    :: else -> es = 0; break
+    od;
+    atomic {
+        do
+        :: es < NS ->
+            if
+            :: bt[es] ->
+                assert(inflight[es] > 0);
+                inflight[es]--;
+                bt[es] = false;
+                if
+                :: inflight[es] == 0 && sstate[es] == DONE -> free_number(es)
+                :: else
+                fi
+            :: else
+            fi;
+            es++
+        :: else -> es = 0; break
+        od
+    }
+#else
+    /* es: the sweep's cursor; ev: the value taken, or 255 at the end. */
+    do
+    :: atomic {
+            do
+            :: es < NS && tag[t * NS + es] == 0 -> es++
+            :: else -> break
+            od;
+            if
+            :: es < NS ->
+                assert(tag[t * NS + es] == sgen[es]);
+                assert(sstate[es] == LIVE || sstate[es] == DYING);
+#ifdef BUG_SKIP_DYING
+                if
+                :: sstate[es] == LIVE -> ev = val[t * NS + es]
+                :: else -> ev = 0 /* dying: cleared without its destructor */
+                fi;
+#else
+                ev = val[t * NS + es];
+                if
+                :: sstate[es] == DYING -> REACHED(R_EXITDYING)
+                :: else
+                fi;
+#endif
+                tag[t * NS + es] = 0;
+                val[t * NS + es] = 0;
+                if
+                :: ev != 0 -> holder[ev] = t + 1; inflight[es]++; running[t] = es + 1
+                :: else -> es++
+                fi
+            :: else -> es = 0; ev = 255
+            fi
+        }
+        if
+        :: ev == 255 -> break
+        :: ev != 255 && ev != 0 ->
+            dtor_full(t, ev);
+            exit_decrement(t, es) /* also: es++, ev = 0 */
+        :: ev == 0
+        fi
+    od;
+#endif
+    /* End of the sweep: re-arm if values remain, else unlink the block. */
+    atomic {
+        c = 0;
+        do
+        :: c < NS && tag[t * NS + c] == 0 -> c++
+        :: else -> break
+        od;
+        if
+        :: c < NS -> armed[t] = true
+        :: else -> reg[t] = false
+        fi;
+        c = 0;
+        ev = 0
+    }
+}
+
+/* Another library's pthread key destructor, run by libc on thread exit. */
+inline other_key_destructor(t)
+{
+    if
+    :: skip
+    :: atomic { budget > 0 -> budget--; slot_store(t) }
+    :: atomic { budget > 0 -> budget--; slot_store(t); other = true }
+    fi
+}
+
+proctype Thread(byte t)
+{
+    byte c, ops, rounds, es, ev;
+    bool other, otherfirst;
+    byte ls, lk, lv, fs, fk, fv;
+    bool lok, lfb, fok, ffb;
+    byte lpend[NT], fpend[NT];
+#ifdef BUG_BATCH
+    byte bv[NS];
+    bool bt[NS];
+#endif
+
+    {
+        do
+        :: atomic { ops < OPS -> ops++; slot_store(t) }
+        :: atomic { ops < OPS -> ops++; slot_create() }
+        :: destroy_full(t) /* its first step: ops < OPS -> ops++ */
+#ifdef FORK
+        :: atomic { ops < OPS -> ops++; fork_op(t) }
+#endif
+        :: else -> break
+        od;
+        /* pthread_exit: libc's destructor rounds. Besides the store's key,
+         * another library's key may be set; its destructor may store a
+         * value (a store after the block was unlinked registers anew) and
+         * set its own key again. Within a round, libc calls the keys in key
+         * order: the other key comes before or after the store's. */
+#if OTHERKEY
+        if
+        :: skip
+        :: other = true
+        :: other = true; otherfirst = true
+        fi;
+#endif
+        do
+        :: atomic { rounds < ROUNDS && (armed[t] || other) -> rounds++ };
+            if
+            :: atomic { otherfirst && other -> other = false }; other_key_destructor(t)
+            :: else
+            fi;
+            if
+            :: atomic { armed[t] -> armed[t] = false }; key_destructor(t)
+            :: else
+            fi;
+            if
+            :: atomic { !otherfirst && other -> other = false }; other_key_destructor(t)
+            :: else
+            fi
+        :: atomic { else -> rounds = 0; ops = 0; other = false; otherfirst = false; break }
+        od;
+        atomic {
+            done++;
+            if
+            :: forked && forker == t -> fdone = true
+            :: else
+            fi
+        }
+    }
+#ifdef FORK
+    unless { forked && forker != t }
+#endif
+}
+
+init {
+    byte c, s;
+    atomic {
+        s = 0;
+        do
+        :: s < NINIT -> slot_create(); s++
+        :: else -> s = 0; break
+        od;
+        c = 0;
+        do
+        :: c < NT -> run Thread(c); c++
+        :: else -> c = 0; break
+        od
+    }
+    /* Every thread is gone (or, in a fork child, the forking one). */
+    (done == NT || fdone);
+    atomic {
+        /* Destroy every slot still live, as a thread that runs no exit
+         * destructor: values left after libc's last round die here. */
+        s = 0;
+        do
+        :: s < NS ->
+            if
+            :: sstate[s] == LIVE ->
+                sstate[s] = DYING;
+                c = 0;
+                do
+                :: c < NT ->
+                    if
+                    :: tag[c * NS + s] != 0 ->
+                        assert(reg[c]);
+                        REACHED(R_LEFTOVER);
+                        holder[val[c * NS + s]] = CHECKER + 1;
+                        destroyed_event(CHECKER, val[c * NS + s]);
+                        tag[c * NS + s] = 0;
+                        val[c * NS + s] = 0
+                    :: else
+                    fi;
+                    c++
+                :: else -> break
+                od;
+                assert(inflight[s] == 0);
+                finish_destroy(s)
+            :: else
+            fi;
+            s++
+        :: else -> break
+        od;
+        /* Every value destroyed exactly once, unless a fork child dropped it. */
+        c = 1;
+        do
+        :: c <= nv -> assert(destroyed[c] == 1 || (dropped[c] && destroyed[c] == 0)); c++
+        :: else -> break
+        od;
+        s = 0;
+        do
+        :: s < NS ->
+            assert(inflight[s] == 0);
+            assert(sstate[s] == FREE || sstate[s] == RETIRED || forked);
+            s++
+        :: else -> break
+        od
+    }
+}
