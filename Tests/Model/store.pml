@@ -17,20 +17,28 @@
  * - Per thread: a block of NS entries (tag = generation, 0 = empty; the
  *   value is a value id 1..NV), whether the block is linked into the list
  *   (reg) and whether the exit key is armed (armed).
- * - libc's thread exit: at most ROUNDS rounds; each round that finds the key
- *   armed disarms it and calls the store's key destructor, which sweeps the
- *   block once in slot order, ONE value at a time: under the mutex take it
- *   out, count it in flight and record the slot as running; destroy it with
- *   the mutex released; decrement under the mutex (the last decrement of a
- *   destroyed slot frees its number). After the sweep the key is re-armed if
- *   values remain, else the block is unlinked (a later store registers anew).
+ * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
+ *   runs while a key is armed, and calls the destructor of each armed key,
+ *   disarming it first. The store's key destructor sweeps the block once in
+ *   slot order, ONE value at a time: under the mutex take it out, count it in
+ *   flight and record the slot as running; destroy it with the mutex
+ *   released; decrement under the mutex (the last decrement of a destroyed
+ *   slot frees its number). After the sweep the key is re-armed if values
+ *   remain, else the block is unlinked (a later store registers anew).
+ * - Another library's pthread key (OTHERKEY): set or not at exit, called
+ *   before or after the store's key in each round; its destructor may store
+ *   a value and set its own key again. This is how a store reaches a thread
+ *   whose block was already unlinked, and how a value is stored in libc's
+ *   last round.
  * - Values stored after libc's last round stay in their linked block and are
  *   destroyed by whoever destroys their slot; the final check destroys every
  *   slot still live, so such values must be destroyed there, exactly once.
  * - Destructors are events that count, per value, how often the value was
  *   destroyed; then, nondeterministically, they do nothing, store into a
- *   slot, create a slot, destroy a slot (not inside a destroy that is itself
- *   nested in a destructor), or fork -- at most REENTER such actions in all.
+ *   slot, create a slot, destroy a slot, or fork.
+ * - Destroy takes the values in one pass, or (malloc of the pending array
+ *   failed, a nondeterministic choice) in passes of one value with the
+ *   mutex released in between (64 in the code).
  * - fork(): prepare takes the mutex; the parent unlocks; the child keeps only
  *   the forking thread (the other threads vanish: `unless` below), drops the
  *   other blocks' values and the values other threads were destroying,
@@ -49,16 +57,24 @@
  *   only when its destroy is done and its in-flight count is 0, and create
  *   only takes a free number with count 0.
  *
+ * Bounds (the check is exhaustive within them)
+ * - NT threads, NS slot numbers, NV values, MAXGEN generations per number;
+ *   OPS top-level operations per thread, REENTER re-entrant destructor
+ *   actions in all; one fork per run; a destroy nested in a destructor runs
+ *   destructors that do not destroy again (Promela inlines cannot recurse).
+ *
  * Abstracted away (not in the model)
- * - libc's rounds for OTHER pthread keys, and the exact round count: ROUNDS
- *   is a parameter (glibc and musl use 4); only the store's key is modelled.
- * - malloc failure, except for destroy's pending array (its fallback of
- *   passes is modelled, as passes of one value instead of 64). A failing
- *   block or chunk allocation only makes a store fail, which the model
- *   covers by stores that do nothing.
+ * - The exact round count beyond the parameter, and other keys beyond one.
+ * - malloc failure other than destroy's pending array: a failing block or
+ *   chunk allocation only makes a store fail, which the model covers by
+ *   stores that do nothing.
  * - Memory ordering and the lock-free fast paths (get/set of a value the
  *   thread holds, signal handlers): the model is sequentially consistent and
  *   only models what happens under the mutex, plus unlocked destructor runs.
+ * - The mutex itself: critical sections are atomic steps, so a mutex bug
+ *   (re-initialising a held mutex in the fork child, say) is out of reach.
+ * - Fairness and starvation of the polling wait: spin checks safety here; a
+ *   wait is correct if the count it waits for reaches 0 on every path.
  * - Value overwrite, ctl_take and begin/finish/cancel initialisation: they
  *   change one entry of the caller's own block under the mutex like a store.
  * - The 64 inline lanes and the chunk directory: one flat array of entries.
@@ -66,25 +82,28 @@
  *   handles are covered by the generation check at create (a stale handle's
  *   generation is never reused) rather than by explicit lookups.
  *
- * The old protocol's bugs, as switches (each must yield a counterexample)
+ * The old protocol's bugs, as switches; would this model have caught them?
  * - BUG_BATCH: the exit destructor took a batch of up to 64 values at once,
  *   all in flight, and destroy waited for every in-flight count except the
  *   one of the slot whose destructor runs now. A destructor that destroys a
  *   slot whose value is later in the same batch waits for itself: deadlock.
- *   Caught: the model takes the whole block as the batch (NS <= 64).
+ *   Yes: the whole block is the batch here (NS <= 64); one thread with two
+ *   values and one re-entrant destroy suffice.
  * - BUG_WAIT: destroy waited even when its caller holds an in-flight count
  *   of another slot. Two exiting threads whose destructors destroy each
- *   other's slot wait for each other: deadlock. Caught with two threads.
+ *   other's slot wait for each other: deadlock. Yes: two threads and two
+ *   re-entrant destroys (REENTER >= 2) suffice.
  * - BUG_SKIP_DYING: the exit sweep cleared values of a slot being destroyed
- *   without destroying them, and destroy took values in passes (of 64), so a
- *   value the destroyer had not reached yet was lost. With the one-pass
- *   destroy this needs the malloc fallback, which the model includes;
- *   without it the model would NOT catch this bug.
- * - BUG_WRAP: generations wrapped instead of retiring the number (caught by
- *   the generation check at create; run with MAXGEN=1).
+ *   without destroying them, while destroy took values in passes (of 64)
+ *   with the mutex released in between, so a value the destroyer had not
+ *   reached yet was lost. Yes, through destroy's passes (the old code always
+ *   made them; the one-pass destroy only in its malloc fallback). A model of
+ *   the one-pass destroy alone would NOT catch it.
+ * - BUG_WRAP: generations wrapped instead of retiring the number: a stale
+ *   handle matches again. Yes (run with MAXGEN=1 to reach the wrap cheaply).
  * - BUG_FORK_ZERO: the fork child zeroed every in-flight count, including
- *   the one of the destructor the forking thread is running, which then goes
- *   negative when that destructor returns (needs FORK).
+ *   the one of the destructor the forking thread is running, which then
+ *   goes below 0 when that destructor returns. Yes, with FORK.
  */
 
 #ifndef NT
