@@ -25,8 +25,8 @@ passed=0
 failed=0
 
 # check NAME OPT EXPECT [spin -D flags...]
-#   OPT: the C optimisation level of pan (-O2 for the large exhaustive runs;
-#        -O0 compiles 5x faster and is enough for runs of a second or less).
+#   OPT: the C optimisation level of pan (-O2 for the largest exhaustive runs;
+#        -O0 compiles 6x faster and wins for runs of a few seconds or less).
 #   EXPECT: `ok` (0 errors, search complete), or an extended regex that the
 #        first error pan reports must match.
 check() {
@@ -66,16 +66,22 @@ check() {
 deadlock='invalid end state'
 lost='assertion violated \(\(destroyed\[c\]==1\)'
 
-# The protocol as specified: exhaustive, 0 errors. Defaults: 2 threads,
+# The protocol as implemented: exhaustive, 0 errors. Defaults: 2 threads,
 # 2 slot numbers, 2 operations per thread, 2 re-entrant destructor actions,
-# 4 libc rounds, 2 generations per number.
-check base -O2 ok -DOTHERKEY=0
-check other-key -O2 ok -DOPS=1
-check other-key-rounds2 -O2 ok -DOPS=1 -DROUNDS=2
+# 4 libc rounds, 4 sweeps per exit call, 2 blocks per thread, 2 generations
+# per number. With fewer sweeps (SWEEPS=1 or 2) the re-entrant budget suffices
+# to leave values after the last sweep: the orphaned-block checks.
+check base -O0 ok -DOTHERKEY=0
+check other-key -O0 ok -DOPS=1
+check other-key-rounds2 -O0 ok -DOPS=1 -DROUNDS=2
 check slots3 -O2 ok -DNS=3 -DOTHERKEY=0
 check threads3 -O2 ok -DNT=3 -DOPS=1 -DREENTER=1 -DOTHERKEY=0
 check maxgen1 -O0 ok -DMAXGEN=1 -DOTHERKEY=0
 check fork -O2 ok -DFORK -DOTHERKEY=0
+check orphan -O0 ok -DSWEEPS=1 -DOTHERKEY=0
+check orphan-sweeps2 -O0 ok -DSWEEPS=2 -DOTHERKEY=0
+check orphan-other-key -O0 ok -DSWEEPS=1 -DOPS=1
+check orphan-fork -O2 ok -DSWEEPS=1 -DFORK -DOTHERKEY=0
 
 # Each probe marks a situation the checks above must actually reach.
 check reach-leftover -O0 'assertion violated \(1!=1\)' -DREACH=1 -DOPS=1 -DROUNDS=2
@@ -85,6 +91,16 @@ check reach-reregister -O0 'assertion violated \(4!=4\)' -DREACH=4 -DOPS=1
 check reach-forkrun -O0 'assertion violated \(5!=5\)' -DREACH=5 -DFORK -DOTHERKEY=0
 check reach-nowait -O0 'assertion violated \(6!=6\)' -DREACH=6 -DOTHERKEY=0
 check reach-retire -O0 'assertion violated \(7!=7\)' -DREACH=7 -DOTHERKEY=0
+check reach-orphan -O0 'assertion violated \(8!=8\)' -DREACH=8 -DSWEEPS=2 -DOTHERKEY=0
+check reach-orphanfree -O0 'assertion violated \(9!=9\)' -DREACH=9 -DSWEEPS=1 -DOTHERKEY=0
+check reach-reregorphan -O0 'assertion violated \(10!=10\)' -DREACH=10 -DSWEEPS=1 -DOPS=1
+check reach-orphanleft -O0 'assertion violated \(11!=11\)' -DREACH=11 -DSWEEPS=1 -DOTHERKEY=0
+check reach-forkdrain -O0 'assertion violated \(12!=12\)' -DREACH=12 -DFORK -DOTHERKEY=0
+check reach-forkstuck -O0 'assertion violated \(13!=13\)' -DREACH=13 -DSWEEPS=1 -DFORK -DOTHERKEY=0
+check reach-sweep2 -O0 'assertion violated \(14!=14\)' -DREACH=14 -DOTHERKEY=0
+# The bound on blocks per thread is an assertion, not a silent cut: with one
+# block per thread, re-registration beside an orphaned block must hit it.
+check bound-bpt1 -O0 'assertion violated \(sc<' -DBPT=1 -DSWEEPS=1 -DOPS=1
 
 # The old protocol's bugs: each must give a counterexample of its kind.
 check bug-batch -O0 "$deadlock" -DBUG_BATCH -DOTHERKEY=0
@@ -93,6 +109,7 @@ check bug-wait -O0 "$deadlock" -DBUG_WAIT -DOTHERKEY=0
 check bug-skip-dying -O0 "$lost" -DBUG_SKIP_DYING -DOTHERKEY=0
 check bug-wrap -O0 'assertion violated \(\(usedgens' -DBUG_WRAP -DMAXGEN=1 -DOTHERKEY=0
 check bug-fork-zero -O0 'assertion violated \(inflight\[es\]>0\)' -DBUG_FORK_ZERO -DFORK -DOTHERKEY=0
+check bug-no-orphan-free -O0 'assertion violated \( !\(orph' -DBUG_NO_ORPHAN_FREE -DSWEEPS=1 -DOTHERKEY=0
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -124,6 +124,12 @@
 #ifndef ROUNDS
 #define ROUNDS 4 /* libc's destructor rounds */
 #endif
+#ifndef SWEEPS
+#define SWEEPS 4 /* sweeps per call of the store's key destructor (CTL_EXIT_SWEEPS) */
+#endif
+#ifndef BPT
+#define BPT 2 /* blocks per thread: the current one and one orphaned */
+#endif
 #ifndef MAXGEN
 #define MAXGEN 2 /* generations per number before it is retired */
 #endif
@@ -134,23 +140,34 @@
 #define NINIT NS /* slots created before the threads start */
 #endif
 
+#define NB (NT * BPT) /* blocks: thread t owns t * BPT ... t * BPT + BPT - 1 */
+#define E(b, s) ((b) * NS + (s)) /* entry of slot number s in block b */
+#define MINE(t) (cur[t] - 1) /* the block the thread's TLS pointer names */
+
 #define FREE 0
 #define LIVE 1
 #define DYING 2   /* destroy in progress: marked dead */
-#define DONE 3    /* destroy done, in-flight count not 0 yet */
+#define DONE 3    /* destroy done, in-flight count not 0 yet (draining) */
 #define RETIRED 4 /* generation exhausted: never reused */
 
 #define CHECKER NT /* the thread id of the final check */
 
 /* Reachability probes: with -DREACH=n the model must fail at probe n, which
  * shows that the situation it marks is actually explored. */
-#define R_LEFTOVER 1   /* a value left after libc's last round dies at slot destroy */
-#define R_LASTDEC 2    /* the last in-flight decrement frees a destroyed number */
-#define R_EXITDYING 3  /* an exiting thread destroys a value of a dying slot */
-#define R_REREGISTER 4 /* a destructor's store registers an exiting thread anew */
-#define R_FORKRUN 5    /* a fork child of a thread running an exit destructor */
-#define R_NOWAIT 6     /* destroy called from an exit destructor skips the wait */
-#define R_RETIRE 7     /* a number's generations are used up: it is retired */
+#define R_LEFTOVER 1     /* a value in a block never swept dies at slot destroy */
+#define R_LASTDEC 2      /* the last in-flight decrement frees a destroyed number */
+#define R_EXITDYING 3    /* an exiting thread destroys a value of a dying slot */
+#define R_REREGISTER 4   /* a destructor's store registers an exiting thread anew */
+#define R_FORKRUN 5      /* a fork child of a thread running an exit destructor */
+#define R_NOWAIT 6       /* destroy called from an exit destructor skips the wait */
+#define R_RETIRE 7       /* a number's generations are used up: it is retired */
+#define R_ORPHAN 8       /* values remain after the last sweep: the block is orphaned */
+#define R_ORPHANFREE 9   /* a thread's destroy takes an orphaned block's last value */
+#define R_REREGORPHAN 10 /* re-registration while the thread's orphaned block is linked */
+#define R_ORPHANLEFT 11  /* the final destroy frees an orphaned block */
+#define R_FORKDRAIN 12   /* the fork child frees a draining number */
+#define R_FORKSTUCK 13   /* fork child: a value of a number stuck DYING is never destroyed */
+#define R_SWEEP2 14      /* a later sweep destroys a value stored during an earlier one */
 #ifdef REACH
 #define REACHED(n) assert(REACH != n)
 #else
@@ -161,11 +178,14 @@ byte sstate[NS];
 byte sgen[NS];
 byte inflight[NS];
 byte usedgens[NS]; /* bit g: generation g was handed out on this number */
+byte destroyer[NS]; /* thread id + 1 of the destroy in progress (DYING) */
 
-byte tag[NT * NS]; /* entry (t, s) at t * NS + s */
-byte val[NT * NS];
-bool reg[NT];
-bool armed[NT];
+byte tag[NB * NS]; /* entry (b, s) at E(b, s) */
+byte val[NB * NS];
+bool reg[NB];   /* linked into the list of blocks */
+bool orph[NB];  /* orphaned: linked, no thread's own block any more */
+byte cur[NT];   /* the thread's TLS pointer: its block + 1, 0 = the empty block */
+bool armed[NT]; /* the store's pthread key is set */
 byte running[NT + 1]; /* slot number + 1 of the exit destructor running */
 bool settled[NT + 1]; /* BUG_* only: destroy settled the running count */
 
@@ -179,6 +199,7 @@ byte done;
 bool forked;
 byte forker;
 bool fdone; /* the fork child's thread is done */
+byte sc; /* scratch index of one atomic step; 0 between steps */
 
 /* ---- slots ---- */
 
@@ -198,9 +219,10 @@ inline free_number(s)
 inline finish_destroy(s)
 {
     sstate[s] = DONE;
+    destroyer[s] = 0;
     c = 0;
     do
-    :: c < NT -> assert(tag[c * NS + s] == 0); c++ /* nothing left behind */
+    :: c < NB -> assert(tag[E(c, s)] == 0); c++ /* nothing left behind */
     :: else -> c = 0; break
     od;
     if
@@ -244,29 +266,93 @@ inline pick_slot()
     od
 }
 
-/* A store into some slot number c with its current handle. */
+/* sc = the first slot number >= sc at which block kb holds a value, or NS. */
+inline scan_block(kb)
+{
+    do
+    :: sc < NS && tag[E(kb, sc)] == 0 -> sc++
+    :: else -> break
+    od
+}
+
+/* Destroy's take of entry (kb, s) (take_values): clear it; an orphaned block
+ * whose last value this was is unlinked and freed (no thread uses it). */
+inline take_entry(t, kb, s)
+{
+    tag[E(kb, s)] = 0;
+    val[E(kb, s)] = 0;
+#ifndef BUG_NO_ORPHAN_FREE
+    if
+    :: orph[kb] ->
+        sc = 0;
+        scan_block(kb);
+        if
+        :: sc == NS ->
+            if
+            :: t != CHECKER -> REACHED(R_ORPHANFREE)
+            :: else -> REACHED(R_ORPHANLEFT)
+            fi;
+            reg[kb] = false;
+            orph[kb] = false
+        :: else
+        fi;
+        sc = 0
+    :: else
+    fi
+#endif
+}
+
+/* A store into some slot number c with its current handle. A thread on the
+ * empty block registers first: a new block, linked, and the key set. Bound:
+ * BPT blocks per thread; a registration that would need one more (all of
+ * them orphaned) fails an assertion, so a run that passes never cut a path
+ * there (see the header comment). */
 inline slot_store(t)
 {
     atomic {
         pick_slot();
         if
-        :: sstate[c] == LIVE && tag[t * NS + c] == 0 && nv < NV ->
+        :: cur[t] != 0 -> sc = cur[t]
+        :: else ->
+            sc = t * BPT;
+            do
+            :: sc < t * BPT + BPT && reg[sc] -> assert(orph[sc]); sc++
+            :: else -> break
+            od;
+            assert(sc < t * BPT + BPT); /* the bound BPT: raise it */
+            sc++
+        fi;
+        if
+        :: sstate[c] == LIVE && tag[E(sc - 1, c)] == 0 && nv < NV ->
             if
-            :: !reg[t] -> /* register: link the block, set the key */
-                reg[t] = true;
+            :: cur[t] == 0 -> /* register: link the block, set the key */
+                assert(!orph[sc - 1]);
+                reg[sc - 1] = true;
+                cur[t] = sc;
                 armed[t] = true;
                 if
                 :: rounds > 0 -> REACHED(R_REREGISTER)
                 :: else
-                fi
+                fi;
+                sc = t * BPT;
+                do
+                :: sc < t * BPT + BPT ->
+                    if
+                    :: reg[sc] && sc != cur[t] - 1 -> REACHED(R_REREGORPHAN)
+                    :: else
+                    fi;
+                    sc++
+                :: else -> break
+                od
             :: else
             fi;
             nv++;
-            tag[t * NS + c] = sgen[c];
-            val[t * NS + c] = nv
+            tag[E(MINE(t), c)] = sgen[c];
+            val[E(MINE(t), c)] = nv
         :: else /* dead slot, or nothing new to model */
         fi;
-        c = 0
+        c = 0;
+        sc = 0
     }
 }
 
@@ -286,11 +372,23 @@ inline fork_op(t)
             fi;
             forker = t; /* first: `unless` below reads both */
             forked = true;
+            /* Every block but the forking thread's current one is freed:
+             * other threads' blocks, and its own orphaned block. */
             c = 0;
             do
-            :: c < NT * NS ->
+            :: c < NB * NS ->
                 if
-                :: c / NS != t && tag[c] != 0 -> dropped[val[c]] = true; tag[c] = 0; val[c] = 0
+                :: c / NS + 1 != cur[t] && tag[c] != 0 -> dropped[val[c]] = true; tag[c] = 0; val[c] = 0
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 0;
+            do
+            :: c < NB ->
+                if
+                :: c + 1 != cur[t] -> reg[c] = false; orph[c] = false
                 :: else
                 fi;
                 c++
@@ -300,7 +398,7 @@ inline fork_op(t)
             do
             :: c < NT ->
                 if
-                :: c != t -> reg[c] = false; armed[c] = false
+                :: c != t -> cur[c] = 0; armed[c] = false
                 :: else
                 fi;
                 c++
@@ -324,6 +422,14 @@ inline fork_op(t)
 #else
                 inflight[c] = (running[t] == c + 1 -> 1 : 0);
 #endif
+                /* A draining number is freed now if no count remains. A
+                 * number whose destroy ran in a thread that does not exist
+                 * here stays DYING: never freed in the child (a known,
+                 * harmless leak of one number). */
+                if
+                :: sstate[c] == DONE && inflight[c] == 0 -> REACHED(R_FORKDRAIN); free_number(c)
+                :: else
+                fi;
                 c++
             :: else -> break
             od;
@@ -435,121 +541,136 @@ inline exit_decrement(t, s)
     }
 }
 
-/* The store's key destructor: one sweep of the thread's block. */
+/* The store's key destructor (thread_exit), called once per registration
+ * (the key is never set again): up to SWEEPS sweeps of the thread's block in
+ * slot order, stopping after a sweep that took nothing; then the TLS pointer
+ * goes back to the empty block, and the block is unlinked if it holds no
+ * value, else orphaned (values stored during the last sweep: they die with
+ * their slots, and the destroy that takes the last of them frees the block). */
 inline key_destructor(t)
 {
+    assert(cur[t] != 0 && reg[MINE(t)] && !orph[MINE(t)]);
+    do
+    :: atomic { sw < SWEEPS && (sw == 0 || found) -> sw++; found = false; ev = 0 };
 #ifdef BUG_BATCH
-    /* Old: take the whole block (a batch of up to 64) at once, all of it
-     * in flight; run the destructors one after another; then decrement. */
-    atomic {
-        es = 0;
+        /* Old: each sweep takes the whole block (a batch of up to 64) at once, all of it
+         * in flight; run the destructors one after another; then decrement. */
+        atomic {
+            es = 0;
+            do
+            :: es < NS ->
+                if
+                :: tag[E(MINE(t), es)] != 0 ->
+                    bv[es] = val[E(MINE(t), es)];
+                    bt[es] = true;
+                    holder[bv[es]] = t + 1;
+                    inflight[es]++;
+                    found = true;
+                    tag[E(MINE(t), es)] = 0;
+                    val[E(MINE(t), es)] = 0
+                :: else
+                fi;
+                es++
+            :: else -> es = 0; break
+            od
+        }
         do
         :: es < NS ->
             if
-            :: tag[t * NS + es] != 0 ->
-                bv[es] = val[t * NS + es];
-                bt[es] = true;
-                holder[bv[es]] = t + 1;
-                inflight[es]++;
-                tag[t * NS + es] = 0;
-                val[t * NS + es] = 0
+            :: bv[es] != 0 ->
+                running[t] = es + 1;
+                dtor_full(t, bv[es]);
+                atomic {
+                    bv[es] = 0;
+                    running[t] = 0;
+                    if
+                    :: settled[t] -> settled[t] = false; bt[es] = false
+                    :: else
+                    fi
+                }
             :: else
             fi;
             es++
         :: else -> es = 0; break
-        od
-    }
-    do
-    :: es < NS ->
-        if
-        :: bv[es] != 0 ->
-            running[t] = es + 1;
-            dtor_full(t, bv[es]);
-            atomic {
-                bv[es] = 0;
-                running[t] = 0;
+        od;
+        atomic {
+            do
+            :: es < NS ->
                 if
-                :: settled[t] -> settled[t] = false; bt[es] = false
+                :: bt[es] ->
+                    assert(inflight[es] > 0);
+                    inflight[es]--;
+                    bt[es] = false;
+                    if
+                    :: inflight[es] == 0 && sstate[es] == DONE -> free_number(es)
+                    :: else
+                    fi
                 :: else
+                fi;
+                es++
+            :: else -> es = 0; break
+            od
+        }
+#else
+        /* es: the sweep's cursor; ev: the value taken, or 255 at the end. */
+        do
+        :: atomic {
+                do
+                :: es < NS && tag[E(MINE(t), es)] == 0 -> es++
+                :: else -> break
+                od;
+                if
+                :: es < NS ->
+                    assert(tag[E(MINE(t), es)] == sgen[es]);
+                    assert(sstate[es] == LIVE || sstate[es] == DYING);
+#ifdef BUG_SKIP_DYING
+                    if
+                    :: sstate[es] == LIVE -> ev = val[E(MINE(t), es)]
+                    :: else -> ev = 0 /* dying: cleared without its destructor */
+                    fi;
+#else
+                    ev = val[E(MINE(t), es)];
+                    if
+                    :: sstate[es] == DYING -> REACHED(R_EXITDYING)
+                    :: else
+                    fi;
+#endif
+                    tag[E(MINE(t), es)] = 0;
+                    val[E(MINE(t), es)] = 0;
+                    if
+                    :: ev != 0 ->
+                        if
+                        :: sw > 1 -> REACHED(R_SWEEP2)
+                        :: else
+                        fi;
+                        holder[ev] = t + 1; inflight[es]++; running[t] = es + 1; found = true
+                    :: else -> es++
+                    fi
+                :: else -> es = 0; ev = 255
                 fi
             }
-        :: else
-        fi;
-        es++
-    :: else -> es = 0; break
-    od;
-    atomic {
-        do
-        :: es < NS ->
             if
-            :: bt[es] ->
-                assert(inflight[es] > 0);
-                inflight[es]--;
-                bt[es] = false;
-                if
-                :: inflight[es] == 0 && sstate[es] == DONE -> free_number(es)
-                :: else
-                fi
-            :: else
-            fi;
-            es++
-        :: else -> es = 0; break
-        od
-    }
-#else
-    /* es: the sweep's cursor; ev: the value taken, or 255 at the end. */
-    do
-    :: atomic {
-            do
-            :: es < NS && tag[t * NS + es] == 0 -> es++
-            :: else -> break
-            od;
-            if
-            :: es < NS ->
-                assert(tag[t * NS + es] == sgen[es]);
-                assert(sstate[es] == LIVE || sstate[es] == DYING);
-#ifdef BUG_SKIP_DYING
-                if
-                :: sstate[es] == LIVE -> ev = val[t * NS + es]
-                :: else -> ev = 0 /* dying: cleared without its destructor */
-                fi;
-#else
-                ev = val[t * NS + es];
-                if
-                :: sstate[es] == DYING -> REACHED(R_EXITDYING)
-                :: else
-                fi;
-#endif
-                tag[t * NS + es] = 0;
-                val[t * NS + es] = 0;
-                if
-                :: ev != 0 -> holder[ev] = t + 1; inflight[es]++; running[t] = es + 1
-                :: else -> es++
-                fi
-            :: else -> es = 0; ev = 255
+            :: ev == 255 -> break
+            :: ev != 255 && ev != 0 ->
+                dtor_full(t, ev);
+                exit_decrement(t, es) /* also: es++, ev = 0 */
+            :: ev == 0
             fi
-        }
-        if
-        :: ev == 255 -> break
-        :: ev != 255 && ev != 0 ->
-            dtor_full(t, ev);
-            exit_decrement(t, es) /* also: es++, ev = 0 */
-        :: ev == 0
-        fi
-    od;
-#endif
-    /* End of the sweep: re-arm if values remain, else unlink the block. */
-    atomic {
-        c = 0;
-        do
-        :: c < NS && tag[t * NS + c] == 0 -> c++
-        :: else -> break
         od;
+#endif
+    :: atomic { else -> break }
+    od;
+    atomic {
+        sc = 0;
+        scan_block(MINE(t));
         if
-        :: c < NS -> armed[t] = true
-        :: else -> reg[t] = false
+        :: sc < NS -> REACHED(R_ORPHAN); orph[MINE(t)] = true
+        :: else -> reg[MINE(t)] = false
         fi;
-        c = 0;
+        cur[t] = 0;
+        sc = 0;
+        sw = 0;
+        found = false;
         ev = 0
     }
 }
@@ -566,11 +687,11 @@ inline other_key_destructor(t)
 
 proctype Thread(byte t)
 {
-    byte c, ops, rounds, es, ev;
-    bool other, otherfirst;
+    byte c, ops, rounds, es, ev, sw;
+    bool other, otherfirst, found;
     byte ls, lk, lv, fs, fk, fv;
     bool lok, lfb, fok, ffb;
-    byte lpend[NT], fpend[NT];
+    byte lpend[NB], fpend[NB];
 #ifdef BUG_BATCH
     byte bv[NS];
     bool bt[NS];
@@ -645,24 +766,29 @@ init {
     (done == NT || fdone);
     atomic {
         /* Destroy every slot still live, as a thread that runs no exit
-         * destructor: values left after libc's last round die here. */
+         * destructor: values in blocks registered in libc's last round (never
+         * swept) and in orphaned blocks die here, and orphaned blocks are
+         * freed with their last value. */
         s = 0;
         do
         :: s < NS ->
             if
             :: sstate[s] == LIVE ->
                 sstate[s] = DYING;
+                destroyer[s] = CHECKER + 1;
                 c = 0;
                 do
-                :: c < NT ->
+                :: c < NB ->
                     if
-                    :: tag[c * NS + s] != 0 ->
+                    :: tag[E(c, s)] != 0 ->
                         assert(reg[c]);
-                        REACHED(R_LEFTOVER);
-                        holder[val[c * NS + s]] = CHECKER + 1;
-                        destroyed_event(CHECKER, val[c * NS + s]);
-                        tag[c * NS + s] = 0;
-                        val[c * NS + s] = 0
+                        if
+                        :: !orph[c] -> REACHED(R_LEFTOVER)
+                        :: else
+                        fi;
+                        holder[val[E(c, s)]] = CHECKER + 1;
+                        destroyed_event(CHECKER, val[E(c, s)]);
+                        take_entry(CHECKER, c, s)
                     :: else
                     fi;
                     c++
@@ -675,18 +801,51 @@ init {
             s++
         :: else -> break
         od;
+        /* Fork child: a value of a number whose destroy ran in a vanished
+         * thread (its malloc fallback had not reached the value) that stays
+         * in a block the forking thread never sweeps again (orphaned, or
+         * registered in the last round) is never destroyed there; nor is
+         * such an orphaned block freed. Everything else is gone now. */
+        c = 0;
+        do
+        :: c < NB * NS ->
+            if
+            :: tag[c] != 0 ->
+                assert(forked && sstate[c % NS] == DYING && destroyer[c % NS] != forker + 1);
+                REACHED(R_FORKSTUCK);
+                dropped[val[c]] = true
+            :: else
+            fi;
+            c++
+        :: else -> break
+        od;
         /* Every value destroyed exactly once, unless a fork child dropped it. */
         c = 1;
         do
         :: c <= nv -> assert(destroyed[c] == 1 || (dropped[c] && destroyed[c] == 0)); c++
         :: else -> break
         od;
+        /* Every number free or retired, except (fork child) one whose
+         * destroy ran in a thread that does not exist there. */
         s = 0;
         do
         :: s < NS ->
             assert(inflight[s] == 0);
-            assert(sstate[s] == FREE || sstate[s] == RETIRED || forked);
+            assert(sstate[s] == FREE || sstate[s] == RETIRED ||
+                   (forked && sstate[s] == DYING && destroyer[s] != forker + 1));
             s++
+        :: else -> break
+        od;
+        /* No orphaned block is left, but for the fork child's case above:
+         * the last value of each freed it. */
+        c = 0;
+        do
+        :: c < NB ->
+            sc = 0;
+            scan_block(c);
+            assert(!orph[c] || sc < NS);
+            sc = 0;
+            c++
         :: else -> break
         od
     }
