@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the slot store's lock protocol model (store.pml) with spin: the
 # protocol must hold in every configuration (exhaustive search, 0 errors),
-# and every old-bug variant and reachability probe must produce a
+# and every bug variant and reachability probe must produce a
 # counterexample of the expected kind. The last line is `N passed, M failed`;
 # the exit status is non-zero if any check failed.
 #

@@ -1,8 +1,9 @@
 /*
  * A Promela model of the slot store's lock protocol (CThreadLocals.c): slot
  * create and destroy, a thread's registration on its first store, thread exit
- * as libc drives it through the store's pthread key, re-entrant destructors,
- * and fork(). Checked exhaustively with spin; see README.md and run.sh.
+ * as libc drives it through the store's pthread key, orphaned blocks,
+ * re-entrant destructors, and fork(). Checked exhaustively with spin; see
+ * README.md and run.sh.
  *
  * What is modelled
  * - One mutex. Every critical section is one `atomic` step: no critical
@@ -14,25 +15,35 @@
  * - Slot numbers 0..NS-1 with a generation each (1..MAXGEN); a number whose
  *   generation would pass MAXGEN is retired. The free list is the set of
  *   numbers in state FREE, reused lowest first.
- * - Per thread: a block of NS entries (tag = generation, 0 = empty; the
- *   value is a value id 1..NV), whether the block is linked into the list
- *   (reg) and whether the exit key is armed (armed).
+ * - Blocks: each of NS entries (tag = generation, 0 = empty; the value is a
+ *   value id 1..NV), linked into the list of blocks (reg) or not, orphaned
+ *   (orph) or not. Thread t owns BPT block incarnations; cur[t] is its TLS
+ *   pointer (its block, or the shared empty block). A store on the empty
+ *   block registers: it takes an unlinked incarnation, links it, points the
+ *   TLS pointer at it and sets the store's key (armed).
  * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
- *   runs while a key is armed, and calls the destructor of each armed key,
- *   disarming it first. The store's key destructor sweeps the block once in
- *   slot order, ONE value at a time: under the mutex take it out, count it in
- *   flight and record the slot as running; destroy it with the mutex
+ *   runs while a key is set, and calls the destructor of each set key,
+ *   clearing it first. The store's key destructor (thread_exit) is never
+ *   re-armed: one call makes up to SWEEPS sweeps (CTL_EXIT_SWEEPS, 4) of
+ *   the block, stopping after a sweep that took nothing. A sweep goes in
+ *   slot order, ONE value at a time: under the mutex take it out, count it
+ *   in flight and record the slot as running; destroy it with the mutex
  *   released; decrement under the mutex (the last decrement of a destroyed
- *   slot frees its number). After the sweep the key is re-armed if values
- *   remain, else the block is unlinked (a later store registers anew).
+ *   slot frees its number). Then the TLS pointer goes back to the empty
+ *   block; a block holding no value is unlinked and freed, otherwise it is
+ *   ORPHANED: it stays linked, no thread uses it again, its values die with
+ *   their slots, and the destroy that takes its last value unlinks and frees
+ *   it (take_entry).
  * - Another library's pthread key (OTHERKEY): set or not at exit, called
  *   before or after the store's key in each round; its destructor may store
- *   a value and set its own key again. This is how a store reaches a thread
- *   whose block was already unlinked, and how a value is stored in libc's
- *   last round.
- * - Values stored after libc's last round stay in their linked block and are
- *   destroyed by whoever destroys their slot; the final check destroys every
- *   slot still live, so such values must be destroyed there, exactly once.
+ *   a value and set its own key again. Such a store after thread_exit
+ *   registers a NEW block (beside an orphaned one, if any) and sets the
+ *   store's key, so libc calls thread_exit again in its next round, if one
+ *   remains; a block registered in libc's last round is never swept.
+ * - Values in orphaned and never-swept blocks are destroyed by whoever
+ *   destroys their slot; the final check destroys every slot still live, so
+ *   they must be destroyed there, exactly once, and every orphaned block
+ *   must be freed by then. (A never-swept block is never freed: documented.)
  * - Destructors are events that count, per value, how often the value was
  *   destroyed; then, nondeterministically, they do nothing, store into a
  *   slot, create a slot, destroy a slot, or fork.
@@ -40,10 +51,22 @@
  *   failed, a nondeterministic choice) in passes of one value with the
  *   mutex released in between (64 in the code).
  * - fork(): prepare takes the mutex; the parent unlocks; the child keeps only
- *   the forking thread (the other threads vanish: `unless` below), drops the
- *   other blocks' values and the values other threads were destroying,
- *   recomputes the in-flight counts (1 for the slot whose exit destructor the
- *   forking thread is running, else 0) and unlocks.
+ *   the forking thread (the other threads vanish: `unless` below), frees
+ *   every block but the forking thread's current one (other threads' blocks
+ *   and its own orphaned one: their values are dropped, as with pthread
+ *   keys), drops the values other threads were destroying, recomputes the
+ *   in-flight counts (1 for the slot whose exit destructor the forking
+ *   thread is running, else 0), frees draining numbers whose count is now 0,
+ *   and unlocks.
+ *
+ * Known gap, harmless (fork child): a number whose destroy was in progress in
+ * a thread that does not exist in the child stays "being destroyed" there:
+ * it is never freed (a leak of one number; its handle stays dead). If that
+ * destroy was in its malloc fallback, a value of the number that it had not
+ * reached yet and that sits in a block the forking thread never sweeps again
+ * (orphaned, or registered in libc's last round) is never destroyed in the
+ * child either, and such an orphaned block is never freed. The final check
+ * accepts exactly these cases (probe R_FORKSTUCK shows they are reached).
  *
  * Properties (assertions, plus spin's check for invalid end states)
  * - No deadlock: every thread terminates (spin's invalid end state check).
@@ -51,17 +74,34 @@
  *   end, never 2), except values a fork child dropped with their thread.
  * - No stale handle match: a new generation on a number was never used on it
  *   before, so a handle of a destroyed slot never matches a later slot's
- *   entry; and a destroy leaves no entry of its slot behind.
+ *   entry; and a destroy leaves no entry of its slot behind in any block.
  * - In-flight counts never go negative.
  * - The free list never holds a live or in-flight number: a number is freed
  *   only when its destroy is done and its in-flight count is 0, and create
- *   only takes a free number with count 0.
+ *   only takes a free number with count 0. At the end every number is free
+ *   or retired (but for the fork child's gap above).
+ * - Blocks: only linked blocks hold values; a thread never registers while
+ *   it has a current block, and its other linked blocks are orphaned; at the
+ *   end no orphaned block is left (but for the gap above).
  *
  * Bounds (the check is exhaustive within them)
  * - NT threads, NS slot numbers, NV values, MAXGEN generations per number;
  *   OPS top-level operations per thread, REENTER re-entrant destructor
  *   actions in all; one fork per run; a destroy nested in a destructor runs
  *   destructors that do not destroy again (Promela inlines cannot recurse).
+ * - SWEEPS sweeps per exit call: the code has 4; leaving values after the
+ *   last sweep takes one destructor store per sweep, more than REENTER
+ *   allows with 4, so the orphan checks run with SWEEPS=1 or 2. The protocol
+ *   does not depend on the count beyond "values stored during the last
+ *   sweep stay"; SWEEPS=4 runs check the sweep loop and its early stop.
+ * - BPT blocks per thread (2): the current block plus one orphaned block. A
+ *   registration that would need a third fails an assertion (not a silent
+ *   cut), and no passing run reaches it: needing a third block takes at
+ *   least four re-entrant stores (per orphaned block, a destructor's store
+ *   in the last sweep and another key's store that registers again) and the
+ *   runs allow two. More orphaned blocks would add nothing new: an
+ *   orphaned block is only ever reached by destroy's take, which treats
+ *   every linked block alike and frees each one on its own last value.
  *
  * Abstracted away (not in the model)
  * - The exact round count beyond the parameter, and other keys beyond one.
@@ -76,7 +116,9 @@
  * - Fairness and starvation of the polling wait: spin checks safety here; a
  *   wait is correct if the count it waits for reaches 0 on every path.
  * - Value overwrite, ctl_take and begin/finish/cancel initialisation: they
- *   change one entry of the caller's own block under the mutex like a store.
+ *   change one entry of the caller's own block under the mutex like a store
+ *   (an initialisation mark left in an orphaned block keeps it until its
+ *   slot is destroyed, like a value).
  * - The 64 inline lanes and the chunk directory: one flat array of entries.
  * - Handles: operations use the current generation of a number; stale
  *   handles are covered by the generation check at create (a stale handle's
@@ -104,6 +146,9 @@
  * - BUG_FORK_ZERO: the fork child zeroed every in-flight count, including
  *   the one of the destructor the forking thread is running, which then
  *   goes below 0 when that destructor returns. Yes, with FORK.
+ * - BUG_NO_ORPHAN_FREE: destroy takes an orphaned block's last value but
+ *   leaves the block linked: it is never freed (a leak per thread that
+ *   exits with values left). Yes, with one sweep (SWEEPS=1).
  */
 
 #ifndef NT
@@ -709,7 +754,7 @@ proctype Thread(byte t)
         od;
         /* pthread_exit: libc's destructor rounds. Besides the store's key,
          * another library's key may be set; its destructor may store a
-         * value (a store after the block was unlinked registers anew) and
+         * value (a store after thread_exit registers a new block) and
          * set its own key again. Within a round, libc calls the keys in key
          * order: the other key comes before or after the store's. */
 #if OTHERKEY
