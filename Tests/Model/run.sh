@@ -98,6 +98,7 @@ check reach-orphanleft -O0 'assertion violated \(11!=11\)' -DREACH=11 -DSWEEPS=1
 check reach-forkdrain -O0 'assertion violated \(12!=12\)' -DREACH=12 -DFORK -DOTHERKEY=0
 check reach-forkstuck -O0 'assertion violated \(13!=13\)' -DREACH=13 -DSWEEPS=1 -DFORK -DOTHERKEY=0
 check reach-sweep2 -O0 'assertion violated \(14!=14\)' -DREACH=14 -DOTHERKEY=0
+check reach-exitagain -O0 'assertion violated \(15!=15\)' -DREACH=15 -DOPS=1
 # The bound on blocks per thread is an assertion, not a silent cut: with one
 # block per thread, re-registration beside an orphaned block must hit it.
 check bound-bpt1 -O0 'assertion violated \(sc<' -DBPT=1 -DSWEEPS=1 -DOPS=1

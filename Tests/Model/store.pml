@@ -213,6 +213,7 @@
 #define R_FORKDRAIN 12   /* the fork child frees a draining number */
 #define R_FORKSTUCK 13   /* fork child: a value of a number stuck DYING is never destroyed */
 #define R_SWEEP2 14      /* a later sweep destroys a value stored during an earlier one */
+#define R_EXITAGAIN 15   /* libc calls thread_exit again, in a later round, for a new block */
 #ifdef REACH
 #define REACHED(n) assert(REACH != n)
 #else
@@ -596,7 +597,16 @@ inline key_destructor(t)
 {
     assert(cur[t] != 0 && reg[MINE(t)] && !orph[MINE(t)]);
     do
-    :: atomic { sw < SWEEPS && (sw == 0 || found) -> sw++; found = false; ev = 0 };
+    :: atomic {
+            sw < SWEEPS && (sw == 0 || found) ->
+            if
+            :: sw == 0 && rounds > 1 -> REACHED(R_EXITAGAIN)
+            :: else
+            fi;
+            sw++;
+            found = false;
+            ev = 0
+        };
 #ifdef BUG_BATCH
         /* Old: each sweep takes the whole block (a batch of up to 64) at once, all of it
          * in flight; run the destructors one after another; then decrement. */
