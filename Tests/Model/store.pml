@@ -1,0 +1,907 @@
+/*
+ * A Promela model of the slot store's lock protocol (CThreadLocals.c): slot
+ * create and destroy, a thread's registration on its first store, thread exit
+ * as libc drives it through the store's pthread key, orphaned blocks,
+ * re-entrant destructors, and fork(). Checked exhaustively with spin; see
+ * README.md and run.sh.
+ *
+ * What is modelled
+ * - One mutex. Every critical section is one `atomic` step: no critical
+ *   section of the protocol blocks or waits while holding the mutex, so
+ *   running it as one indivisible step has the same interleavings of what
+ *   others can observe. Waiting (destroy's poll of the in-flight count) is a
+ *   blocking guard outside the mutex; a wait that never ends is a deadlock
+ *   (an invalid end state), the model's picture of a poll that spins forever.
+ * - Slot numbers 0..NS-1 with a generation each (1..MAXGEN); a number whose
+ *   generation would pass MAXGEN is retired. The free list is the set of
+ *   numbers in state FREE, reused lowest first.
+ * - Blocks: each of NS entries (tag = generation, 0 = empty; the value is a
+ *   value id 1..NV), linked into the list of blocks (reg) or not, orphaned
+ *   (orph) or not. Thread t owns BPT block incarnations; cur[t] is its TLS
+ *   pointer (its block, or the shared empty block). A store on the empty
+ *   block registers: it takes an unlinked incarnation, links it, points the
+ *   TLS pointer at it and sets the store's key (armed).
+ * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
+ *   runs while a key is set, and calls the destructor of each set key,
+ *   clearing it first. The store's key destructor (thread_exit) is never
+ *   re-armed: one call makes up to SWEEPS sweeps (CTL_EXIT_SWEEPS, 4) of
+ *   the block, stopping after a sweep that took nothing. A sweep goes in
+ *   slot order, ONE value at a time: under the mutex take it out, count it
+ *   in flight and record the slot as running; destroy it with the mutex
+ *   released; decrement under the mutex (the last decrement of a destroyed
+ *   slot frees its number). Then the TLS pointer goes back to the empty
+ *   block; a block holding no value is unlinked and freed, otherwise it is
+ *   ORPHANED: it stays linked, no thread uses it again, its values die with
+ *   their slots, and the destroy that takes its last value unlinks and frees
+ *   it (take_entry).
+ * - Another library's pthread key (OTHERKEY): set or not at exit, called
+ *   before or after the store's key in each round; its destructor may store
+ *   a value and set its own key again. Such a store after thread_exit
+ *   registers a NEW block (beside an orphaned one, if any) and sets the
+ *   store's key, so libc calls thread_exit again in its next round, if one
+ *   remains; a block registered in libc's last round is never swept.
+ * - Values in orphaned and never-swept blocks are destroyed by whoever
+ *   destroys their slot; the final check destroys every slot still live, so
+ *   they must be destroyed there, exactly once, and every orphaned block
+ *   must be freed by then. (A never-swept block is never freed: documented.)
+ * - Destructors are events that count, per value, how often the value was
+ *   destroyed; then, nondeterministically, they do nothing, store into a
+ *   slot, create a slot, destroy a slot, or fork.
+ * - Destroy takes the values in one pass, or (malloc of the pending array
+ *   failed, a nondeterministic choice) in passes of one value with the
+ *   mutex released in between (64 in the code).
+ * - fork(): prepare takes the mutex; the parent unlocks; the child keeps only
+ *   the forking thread (the other threads vanish: `unless` below), frees
+ *   every block but the forking thread's current one (other threads' blocks
+ *   and its own orphaned one: their values are dropped, as with pthread
+ *   keys), drops the values other threads were destroying, recomputes the
+ *   in-flight counts (1 for the slot whose exit destructor the forking
+ *   thread is running, else 0), frees draining numbers whose count is now 0,
+ *   and unlocks.
+ *
+ * Known gap, harmless (fork child): a number whose destroy was in progress in
+ * a thread that does not exist in the child stays "being destroyed" there:
+ * it is never freed (a leak of one number; its handle stays dead). If that
+ * destroy was in its malloc fallback, a value of the number that it had not
+ * reached yet and that sits in a block the forking thread never sweeps again
+ * (orphaned, or registered in libc's last round) is never destroyed in the
+ * child either, and such an orphaned block is never freed. The final check
+ * accepts exactly these cases (probe R_FORKSTUCK shows they are reached).
+ *
+ * Properties (assertions, plus spin's check for invalid end states)
+ * - No deadlock: every thread terminates (spin's invalid end state check).
+ * - Every stored value is destroyed exactly once (`destroyed[v] == 1` at the
+ *   end, never 2), except values a fork child dropped with their thread.
+ * - No stale handle match: a new generation on a number was never used on it
+ *   before, so a handle of a destroyed slot never matches a later slot's
+ *   entry; and a destroy leaves no entry of its slot behind in any block.
+ * - In-flight counts never go negative.
+ * - The free list never holds a live or in-flight number: a number is freed
+ *   only when its destroy is done and its in-flight count is 0, and create
+ *   only takes a free number with count 0. At the end every number is free
+ *   or retired (but for the fork child's gap above).
+ * - Blocks: only linked blocks hold values; a thread never registers while
+ *   it has a current block, and its other linked blocks are orphaned; at the
+ *   end no orphaned block is left (but for the gap above).
+ *
+ * Bounds (the check is exhaustive within them)
+ * - NT threads, NS slot numbers, NV values, MAXGEN generations per number;
+ *   OPS top-level operations per thread, REENTER re-entrant destructor
+ *   actions in all; one fork per run; a destroy nested in a destructor runs
+ *   destructors that do not destroy again (Promela inlines cannot recurse).
+ * - SWEEPS sweeps per exit call: the code has 4; leaving values after the
+ *   last sweep takes one destructor store per sweep, more than REENTER
+ *   allows with 4, so the orphan checks run with SWEEPS=1 or 2. The protocol
+ *   does not depend on the count beyond "values stored during the last
+ *   sweep stay"; SWEEPS=4 runs check the sweep loop and its early stop.
+ * - BPT blocks per thread (2): the current block plus one orphaned block. A
+ *   registration that would need a third fails an assertion (not a silent
+ *   cut), and no passing run reaches it: needing a third block takes at
+ *   least four re-entrant stores (per orphaned block, a destructor's store
+ *   in the last sweep and another key's store that registers again) and the
+ *   runs allow two. More orphaned blocks would add nothing new: an
+ *   orphaned block is only ever reached by destroy's take, which treats
+ *   every linked block alike and frees each one on its own last value.
+ *
+ * Abstracted away (not in the model)
+ * - The exact round count beyond the parameter, and other keys beyond one.
+ * - malloc failure other than destroy's pending array: a failing block or
+ *   chunk allocation only makes a store fail, which the model covers by
+ *   stores that do nothing.
+ * - Memory ordering and the lock-free fast paths (get/set of a value the
+ *   thread holds, signal handlers): the model is sequentially consistent and
+ *   only models what happens under the mutex, plus unlocked destructor runs.
+ * - The mutex itself: critical sections are atomic steps, so a mutex bug
+ *   (re-initialising a held mutex in the fork child, say) is out of reach.
+ * - Fairness and starvation of the polling wait: spin checks safety here; a
+ *   wait is correct if the count it waits for reaches 0 on every path.
+ * - Value overwrite, ctl_take and begin/finish/cancel initialisation: they
+ *   change one entry of the caller's own block under the mutex like a store
+ *   (an initialisation mark left in an orphaned block keeps it until its
+ *   slot is destroyed, like a value).
+ * - The 64 inline lanes and the chunk directory: one flat array of entries.
+ * - Handles: operations use the current generation of a number; stale
+ *   handles are covered by the generation check at create (a stale handle's
+ *   generation is never reused) rather than by explicit lookups.
+ *
+ * The old protocol's bugs, as switches; would this model have caught them?
+ * - BUG_BATCH: the exit destructor took a batch of up to 64 values at once,
+ *   all in flight, and destroy waited for every in-flight count except the
+ *   one of the slot whose destructor runs now. A destructor that destroys a
+ *   slot whose value is later in the same batch waits for itself: deadlock.
+ *   Yes: the whole block is the batch here (NS <= 64); one thread with two
+ *   values and one re-entrant destroy suffice.
+ * - BUG_WAIT: destroy waited even when its caller holds an in-flight count
+ *   of another slot. Two exiting threads whose destructors destroy each
+ *   other's slot wait for each other: deadlock. Yes: two threads and two
+ *   re-entrant destroys (REENTER >= 2) suffice.
+ * - BUG_SKIP_DYING: the exit sweep cleared values of a slot being destroyed
+ *   without destroying them, while destroy took values in passes (of 64)
+ *   with the mutex released in between, so a value the destroyer had not
+ *   reached yet was lost. Yes, through destroy's passes (the old code always
+ *   made them; the one-pass destroy only in its malloc fallback). A model of
+ *   the one-pass destroy alone would NOT catch it.
+ * - BUG_WRAP: generations wrapped instead of retiring the number: a stale
+ *   handle matches again. Yes (run with MAXGEN=1 to reach the wrap cheaply).
+ * - BUG_FORK_ZERO: the fork child zeroed every in-flight count, including
+ *   the one of the destructor the forking thread is running, which then
+ *   goes below 0 when that destructor returns. Yes, with FORK.
+ * - BUG_NO_ORPHAN_FREE: destroy takes an orphaned block's last value but
+ *   leaves the block linked: it is never freed (a leak per thread that
+ *   exits with values left). Yes, with one sweep (SWEEPS=1).
+ */
+
+#ifndef NT
+#define NT 2 /* threads */
+#endif
+#ifndef NS
+#define NS 2 /* slot numbers */
+#endif
+#ifndef NV
+#define NV 4 /* values that can ever be stored */
+#endif
+#ifndef OPS
+#define OPS 2 /* top-level operations per thread before it exits */
+#endif
+#ifndef REENTER
+#define REENTER 2 /* re-entrant destructor actions, in all */
+#endif
+#ifndef ROUNDS
+#define ROUNDS 4 /* libc's destructor rounds */
+#endif
+#ifndef SWEEPS
+#define SWEEPS 4 /* sweeps per call of the store's key destructor (CTL_EXIT_SWEEPS) */
+#endif
+#ifndef BPT
+#define BPT 2 /* blocks per thread: the current one and one orphaned */
+#endif
+#ifndef MAXGEN
+#define MAXGEN 2 /* generations per number before it is retired */
+#endif
+#ifndef OTHERKEY
+#define OTHERKEY 1 /* another library's pthread key, set at exit or not */
+#endif
+#ifndef NINIT
+#define NINIT NS /* slots created before the threads start */
+#endif
+
+#define NB (NT * BPT) /* blocks: thread t owns t * BPT ... t * BPT + BPT - 1 */
+#define E(b, s) ((b) * NS + (s)) /* entry of slot number s in block b */
+#define MINE(t) (cur[t] - 1) /* the block the thread's TLS pointer names */
+
+#define FREE 0
+#define LIVE 1
+#define DYING 2   /* destroy in progress: marked dead */
+#define DONE 3    /* destroy done, in-flight count not 0 yet (draining) */
+#define RETIRED 4 /* generation exhausted: never reused */
+
+#define CHECKER NT /* the thread id of the final check */
+
+/* Reachability probes: with -DREACH=n the model must fail at probe n, which
+ * shows that the situation it marks is actually explored. */
+#define R_LEFTOVER 1     /* a value in a block never swept dies at slot destroy */
+#define R_LASTDEC 2      /* the last in-flight decrement frees a destroyed number */
+#define R_EXITDYING 3    /* an exiting thread destroys a value of a dying slot */
+#define R_REREGISTER 4   /* a destructor's store registers an exiting thread anew */
+#define R_FORKRUN 5      /* a fork child of a thread running an exit destructor */
+#define R_NOWAIT 6       /* destroy called from an exit destructor skips the wait */
+#define R_RETIRE 7       /* a number's generations are used up: it is retired */
+#define R_ORPHAN 8       /* values remain after the last sweep: the block is orphaned */
+#define R_ORPHANFREE 9   /* a thread's destroy takes an orphaned block's last value */
+#define R_REREGORPHAN 10 /* re-registration while the thread's orphaned block is linked */
+#define R_ORPHANLEFT 11  /* the final destroy frees an orphaned block */
+#define R_FORKDRAIN 12   /* the fork child frees a draining number */
+#define R_FORKSTUCK 13   /* fork child: a value of a number stuck DYING is never destroyed */
+#define R_SWEEP2 14      /* a later sweep destroys a value stored during an earlier one */
+#define R_EXITAGAIN 15   /* libc calls thread_exit again, in a later round, for a new block */
+#ifdef REACH
+#define REACHED(n) assert(REACH != n)
+#else
+#define REACHED(n) skip
+#endif
+
+byte sstate[NS];
+byte sgen[NS];
+byte inflight[NS];
+byte usedgens[NS]; /* bit g: generation g was handed out on this number */
+byte destroyer[NS]; /* thread id + 1 of the destroy in progress (DYING) */
+
+byte tag[NB * NS]; /* entry (b, s) at E(b, s) */
+byte val[NB * NS];
+bool reg[NB];   /* linked into the list of blocks */
+bool orph[NB];  /* orphaned: linked, no thread's own block any more */
+byte cur[NT];   /* the thread's TLS pointer: its block + 1, 0 = the empty block */
+bool armed[NT]; /* the store's pthread key is set */
+byte running[NT + 1]; /* slot number + 1 of the exit destructor running */
+bool settled[NT + 1]; /* BUG_* only: destroy settled the running count */
+
+byte nv; /* values stored so far */
+byte destroyed[NV + 1];
+bool dropped[NV + 1];
+byte holder[NV + 1]; /* thread id + 1 that took the value to destroy it */
+
+byte budget = REENTER;
+byte done;
+bool forked;
+byte forker;
+bool fdone; /* the fork child's thread is done */
+byte sc; /* scratch index of one atomic step; 0 between steps */
+
+/* ---- slots ---- */
+
+inline free_number(s)
+{
+    assert(inflight[s] == 0 && sstate[s] == DONE);
+#ifdef BUG_WRAP
+    sstate[s] = FREE
+#else
+    if
+    :: sgen[s] >= MAXGEN -> REACHED(R_RETIRE); sstate[s] = RETIRED
+    :: else -> sstate[s] = FREE
+    fi
+#endif
+}
+
+inline finish_destroy(s)
+{
+    sstate[s] = DONE;
+    destroyer[s] = 0;
+    c = 0;
+    do
+    :: c < NB -> assert(tag[E(c, s)] == 0); c++ /* nothing left behind */
+    :: else -> c = 0; break
+    od;
+    if
+    :: inflight[s] == 0 -> free_number(s)
+    :: else
+    fi
+}
+
+inline slot_create()
+{
+    atomic {
+        c = 0;
+        do
+        :: c < NS && sstate[c] != FREE -> c++
+        :: else -> break
+        od;
+        if
+        :: c < NS ->
+            assert(inflight[c] == 0);
+#ifdef BUG_WRAP
+            sgen[c] = sgen[c] % MAXGEN + 1;
+#else
+            sgen[c]++;
+            assert(sgen[c] <= MAXGEN);
+#endif
+            assert((usedgens[c] & (1 << sgen[c])) == 0); /* no stale handle matches */
+            usedgens[c] = usedgens[c] | (1 << sgen[c]);
+            sstate[c] = LIVE
+        :: else /* every number live or retired: CTL_ENOMEM */
+        fi;
+        c = 0
+    }
+}
+
+inline pick_slot()
+{
+    c = 0;
+    do
+    :: c < NS - 1 -> c++
+    :: break
+    od
+}
+
+/* sc = the first slot number >= sc at which block kb holds a value, or NS. */
+inline scan_block(kb)
+{
+    do
+    :: sc < NS && tag[E(kb, sc)] == 0 -> sc++
+    :: else -> break
+    od
+}
+
+/* Destroy's take of entry (kb, s) (take_values): clear it; an orphaned block
+ * whose last value this was is unlinked and freed (no thread uses it). */
+inline take_entry(t, kb, s)
+{
+    tag[E(kb, s)] = 0;
+    val[E(kb, s)] = 0;
+#ifndef BUG_NO_ORPHAN_FREE
+    if
+    :: orph[kb] ->
+        sc = 0;
+        scan_block(kb);
+        if
+        :: sc == NS ->
+            if
+            :: t != CHECKER -> REACHED(R_ORPHANFREE)
+            :: else -> REACHED(R_ORPHANLEFT)
+            fi;
+            reg[kb] = false;
+            orph[kb] = false
+        :: else
+        fi;
+        sc = 0
+    :: else
+    fi
+#endif
+}
+
+/* A store into some slot number c with its current handle. A thread on the
+ * empty block registers first: a new block, linked, and the key set. Bound:
+ * BPT blocks per thread; a registration that would need one more (all of
+ * them orphaned) fails an assertion, so a run that passes never cut a path
+ * there (see the header comment). */
+inline slot_store(t)
+{
+    atomic {
+        pick_slot();
+        if
+        :: cur[t] != 0 -> sc = cur[t]
+        :: else ->
+            sc = t * BPT;
+            do
+            :: sc < t * BPT + BPT && reg[sc] -> assert(orph[sc]); sc++
+            :: else -> break
+            od;
+            assert(sc < t * BPT + BPT); /* the bound BPT: raise it */
+            sc++
+        fi;
+        if
+        :: sstate[c] == LIVE && tag[E(sc - 1, c)] == 0 && nv < NV ->
+            if
+            :: cur[t] == 0 -> /* register: link the block, set the key */
+                assert(!orph[sc - 1]);
+                reg[sc - 1] = true;
+                cur[t] = sc;
+                armed[t] = true;
+                if
+                :: rounds > 0 -> REACHED(R_REREGISTER)
+                :: else
+                fi;
+                sc = t * BPT;
+                do
+                :: sc < t * BPT + BPT ->
+                    if
+                    :: reg[sc] && sc != cur[t] - 1 -> REACHED(R_REREGORPHAN)
+                    :: else
+                    fi;
+                    sc++
+                :: else -> break
+                od
+            :: else
+            fi;
+            nv++;
+            tag[E(MINE(t), c)] = sgen[c];
+            val[E(MINE(t), c)] = nv
+        :: else /* dead slot, or nothing new to model */
+        fi;
+        c = 0;
+        sc = 0
+    }
+}
+
+/* ---- fork ---- */
+
+inline fork_op(t)
+{
+#ifdef FORK
+    atomic {
+        if
+        :: forked /* one fork per run in the model */
+        :: !forked /* parent: unlock */
+        :: !forked -> /* child */
+            if
+            :: running[t] != 0 -> REACHED(R_FORKRUN)
+            :: else
+            fi;
+            forker = t; /* first: `unless` below reads both */
+            forked = true;
+            /* Every block but the forking thread's current one is freed:
+             * other threads' blocks, and its own orphaned block. */
+            c = 0;
+            do
+            :: c < NB * NS ->
+                if
+                :: c / NS + 1 != cur[t] && tag[c] != 0 -> dropped[val[c]] = true; tag[c] = 0; val[c] = 0
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 0;
+            do
+            :: c < NB ->
+                if
+                :: c + 1 != cur[t] -> reg[c] = false; orph[c] = false
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 0;
+            do
+            :: c < NT ->
+                if
+                :: c != t -> cur[c] = 0; armed[c] = false
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 1;
+            do
+            :: c <= NV ->
+                if
+                :: holder[c] != 0 && holder[c] != t + 1 -> dropped[c] = true
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 0;
+            do
+            :: c < NS ->
+#ifdef BUG_FORK_ZERO
+                inflight[c] = 0;
+#else
+                inflight[c] = (running[t] == c + 1 -> 1 : 0);
+#endif
+                /* A draining number is freed now if no count remains. A
+                 * number whose destroy ran in a thread that does not exist
+                 * here stays DYING: never freed in the child (a known,
+                 * harmless leak of one number). */
+                if
+                :: sstate[c] == DONE && inflight[c] == 0 -> REACHED(R_FORKDRAIN); free_number(c)
+                :: else
+                fi;
+                c++
+            :: else -> break
+            od;
+            c = 0
+        fi
+    }
+#endif
+}
+
+/* ---- destructors and destroy ---- */
+
+inline destroyed_event(t, v)
+{
+    atomic {
+        destroyed[v]++;
+        assert(destroyed[v] == 1);
+        assert(holder[v] == t + 1);
+        holder[v] = 0
+    }
+}
+
+/* A destructor inside a destroy that is itself nested in a destructor. */
+inline dtor_leaf(t, v)
+{
+    destroyed_event(t, v);
+    if
+    :: skip
+    :: atomic { budget > 0 -> budget--; slot_store(t) }
+    :: atomic { budget > 0 -> budget--; slot_create() }
+#ifdef FORK
+    :: atomic { budget > 0 && !forked -> budget--; fork_op(t) }
+#endif
+    fi
+}
+
+#define DESTROY destroy_leaf
+#define D_GUARD budget > 0 -> budget--
+#define DTOR dtor_leaf
+#define D_S ls
+#define D_OK lok
+#define D_FB lfb
+#define D_K lk
+#define D_V lv
+#define D_PEND lpend
+#include "destroy.inc"
+#undef DESTROY
+#undef D_GUARD
+#undef DTOR
+#undef D_S
+#undef D_OK
+#undef D_FB
+#undef D_K
+#undef D_V
+#undef D_PEND
+
+inline dtor_full(t, v)
+{
+    destroyed_event(t, v);
+    if
+    :: skip
+    :: atomic { budget > 0 -> budget--; slot_store(t) }
+    :: atomic { budget > 0 -> budget--; slot_create() }
+    :: destroy_leaf(t) /* its first step: budget > 0 -> budget-- */
+#ifdef FORK
+    :: atomic { budget > 0 && !forked -> budget--; fork_op(t) }
+#endif
+    fi
+}
+
+#define DESTROY destroy_full
+#define D_GUARD ops < OPS -> ops++
+#define DTOR dtor_full
+#define D_S fs
+#define D_OK fok
+#define D_FB ffb
+#define D_K fk
+#define D_V fv
+#define D_PEND fpend
+#include "destroy.inc"
+#undef DESTROY
+#undef D_GUARD
+#undef DTOR
+#undef D_S
+#undef D_OK
+#undef D_FB
+#undef D_K
+#undef D_V
+#undef D_PEND
+
+/* ---- thread exit ---- */
+
+/* The decrement after an exit-time destructor returns; moves the sweep on. */
+inline exit_decrement(t, s)
+{
+    atomic {
+        ev = 0;
+        if
+        :: settled[t] -> settled[t] = false /* BUG_*: destroy settled it */
+        :: else ->
+            assert(inflight[s] > 0);
+            inflight[s]--;
+            running[t] = 0;
+            if
+            :: inflight[s] == 0 && sstate[s] == DONE -> REACHED(R_LASTDEC); free_number(s)
+            :: else
+            fi
+        fi;
+        es++
+    }
+}
+
+/* The store's key destructor (thread_exit), called once per registration
+ * (the key is never set again): up to SWEEPS sweeps of the thread's block in
+ * slot order, stopping after a sweep that took nothing; then the TLS pointer
+ * goes back to the empty block, and the block is unlinked if it holds no
+ * value, else orphaned (values stored during the last sweep: they die with
+ * their slots, and the destroy that takes the last of them frees the block). */
+inline key_destructor(t)
+{
+    assert(cur[t] != 0 && reg[MINE(t)] && !orph[MINE(t)]);
+    do
+    :: atomic {
+            sw < SWEEPS && (sw == 0 || found) ->
+            if
+            :: sw == 0 && rounds > 1 -> REACHED(R_EXITAGAIN)
+            :: else
+            fi;
+            sw++;
+            found = false;
+            ev = 0
+        };
+#ifdef BUG_BATCH
+        /* Old: each sweep takes the whole block (a batch of up to 64) at once, all of it
+         * in flight; run the destructors one after another; then decrement. */
+        atomic {
+            es = 0;
+            do
+            :: es < NS ->
+                if
+                :: tag[E(MINE(t), es)] != 0 ->
+                    bv[es] = val[E(MINE(t), es)];
+                    bt[es] = true;
+                    holder[bv[es]] = t + 1;
+                    inflight[es]++;
+                    found = true;
+                    tag[E(MINE(t), es)] = 0;
+                    val[E(MINE(t), es)] = 0
+                :: else
+                fi;
+                es++
+            :: else -> es = 0; break
+            od
+        }
+        do
+        :: es < NS ->
+            if
+            :: bv[es] != 0 ->
+                running[t] = es + 1;
+                dtor_full(t, bv[es]);
+                atomic {
+                    bv[es] = 0;
+                    running[t] = 0;
+                    if
+                    :: settled[t] -> settled[t] = false; bt[es] = false
+                    :: else
+                    fi
+                }
+            :: else
+            fi;
+            es++
+        :: else -> es = 0; break
+        od;
+        atomic {
+            do
+            :: es < NS ->
+                if
+                :: bt[es] ->
+                    assert(inflight[es] > 0);
+                    inflight[es]--;
+                    bt[es] = false;
+                    if
+                    :: inflight[es] == 0 && sstate[es] == DONE -> free_number(es)
+                    :: else
+                    fi
+                :: else
+                fi;
+                es++
+            :: else -> es = 0; break
+            od
+        }
+#else
+        /* es: the sweep's cursor; ev: the value taken, or 255 at the end. */
+        do
+        :: atomic {
+                do
+                :: es < NS && tag[E(MINE(t), es)] == 0 -> es++
+                :: else -> break
+                od;
+                if
+                :: es < NS ->
+                    assert(tag[E(MINE(t), es)] == sgen[es]);
+                    assert(sstate[es] == LIVE || sstate[es] == DYING);
+#ifdef BUG_SKIP_DYING
+                    if
+                    :: sstate[es] == LIVE -> ev = val[E(MINE(t), es)]
+                    :: else -> ev = 0 /* dying: cleared without its destructor */
+                    fi;
+#else
+                    ev = val[E(MINE(t), es)];
+                    if
+                    :: sstate[es] == DYING -> REACHED(R_EXITDYING)
+                    :: else
+                    fi;
+#endif
+                    tag[E(MINE(t), es)] = 0;
+                    val[E(MINE(t), es)] = 0;
+                    if
+                    :: ev != 0 ->
+                        if
+                        :: sw > 1 -> REACHED(R_SWEEP2)
+                        :: else
+                        fi;
+                        holder[ev] = t + 1; inflight[es]++; running[t] = es + 1; found = true
+                    :: else -> es++
+                    fi
+                :: else -> es = 0; ev = 255
+                fi
+            }
+            if
+            :: ev == 255 -> break
+            :: ev != 255 && ev != 0 ->
+                dtor_full(t, ev);
+                exit_decrement(t, es) /* also: es++, ev = 0 */
+            :: ev == 0
+            fi
+        od;
+#endif
+    :: atomic { else -> break }
+    od;
+    atomic {
+        sc = 0;
+        scan_block(MINE(t));
+        if
+        :: sc < NS -> REACHED(R_ORPHAN); orph[MINE(t)] = true
+        :: else -> reg[MINE(t)] = false
+        fi;
+        cur[t] = 0;
+        sc = 0;
+        sw = 0;
+        found = false;
+        ev = 0
+    }
+}
+
+/* Another library's pthread key destructor, run by libc on thread exit. */
+inline other_key_destructor(t)
+{
+    if
+    :: skip
+    :: atomic { budget > 0 -> budget--; slot_store(t) }
+    :: atomic { budget > 0 -> budget--; slot_store(t); other = true }
+    fi
+}
+
+proctype Thread(byte t)
+{
+    byte c, ops, rounds, es, ev, sw;
+    bool other, otherfirst, found;
+    byte ls, lk, lv, fs, fk, fv;
+    bool lok, lfb, fok, ffb;
+    byte lpend[NB], fpend[NB];
+#ifdef BUG_BATCH
+    byte bv[NS];
+    bool bt[NS];
+#endif
+
+    {
+        do
+        :: atomic { ops < OPS -> ops++; slot_store(t) }
+        :: atomic { ops < OPS -> ops++; slot_create() }
+        :: destroy_full(t) /* its first step: ops < OPS -> ops++ */
+#ifdef FORK
+        :: atomic { ops < OPS -> ops++; fork_op(t) }
+#endif
+        :: else -> break
+        od;
+        /* pthread_exit: libc's destructor rounds. Besides the store's key,
+         * another library's key may be set; its destructor may store a
+         * value (a store after thread_exit registers a new block) and
+         * set its own key again. Within a round, libc calls the keys in key
+         * order: the other key comes before or after the store's. */
+#if OTHERKEY
+        if
+        :: skip
+        :: other = true
+        :: other = true; otherfirst = true
+        fi;
+#endif
+        do
+        :: atomic { rounds < ROUNDS && (armed[t] || other) -> rounds++ };
+            if
+            :: atomic { otherfirst && other -> other = false }; other_key_destructor(t)
+            :: else
+            fi;
+            if
+            :: atomic { armed[t] -> armed[t] = false }; key_destructor(t)
+            :: else
+            fi;
+            if
+            :: atomic { !otherfirst && other -> other = false }; other_key_destructor(t)
+            :: else
+            fi
+        :: atomic { else -> rounds = 0; ops = 0; other = false; otherfirst = false; break }
+        od;
+        atomic {
+            done++;
+            if
+            :: forked && forker == t -> fdone = true
+            :: else
+            fi
+        }
+    }
+#ifdef FORK
+    unless { forked && forker != t }
+#endif
+}
+
+init {
+    byte c, s;
+    atomic {
+        s = 0;
+        do
+        :: s < NINIT -> slot_create(); s++
+        :: else -> s = 0; break
+        od;
+        c = 0;
+        do
+        :: c < NT -> run Thread(c); c++
+        :: else -> c = 0; break
+        od
+    }
+    /* Every thread is gone (or, in a fork child, the forking one). */
+    (done == NT || fdone);
+    atomic {
+        /* Destroy every slot still live, as a thread that runs no exit
+         * destructor: values in blocks registered in libc's last round (never
+         * swept) and in orphaned blocks die here, and orphaned blocks are
+         * freed with their last value. */
+        s = 0;
+        do
+        :: s < NS ->
+            if
+            :: sstate[s] == LIVE ->
+                sstate[s] = DYING;
+                destroyer[s] = CHECKER + 1;
+                c = 0;
+                do
+                :: c < NB ->
+                    if
+                    :: tag[E(c, s)] != 0 ->
+                        assert(reg[c]);
+                        if
+                        :: !orph[c] -> REACHED(R_LEFTOVER)
+                        :: else
+                        fi;
+                        holder[val[E(c, s)]] = CHECKER + 1;
+                        destroyed_event(CHECKER, val[E(c, s)]);
+                        take_entry(CHECKER, c, s)
+                    :: else
+                    fi;
+                    c++
+                :: else -> break
+                od;
+                assert(inflight[s] == 0);
+                finish_destroy(s)
+            :: else
+            fi;
+            s++
+        :: else -> break
+        od;
+        /* Fork child: a value of a number whose destroy ran in a vanished
+         * thread (its malloc fallback had not reached the value) that stays
+         * in a block the forking thread never sweeps again (orphaned, or
+         * registered in the last round) is never destroyed there; nor is
+         * such an orphaned block freed. Everything else is gone now. */
+        c = 0;
+        do
+        :: c < NB * NS ->
+            if
+            :: tag[c] != 0 ->
+                assert(forked && sstate[c % NS] == DYING && destroyer[c % NS] != forker + 1);
+                REACHED(R_FORKSTUCK);
+                dropped[val[c]] = true
+            :: else
+            fi;
+            c++
+        :: else -> break
+        od;
+        /* Every value destroyed exactly once, unless a fork child dropped it. */
+        c = 1;
+        do
+        :: c <= nv -> assert(destroyed[c] == 1 || (dropped[c] && destroyed[c] == 0)); c++
+        :: else -> break
+        od;
+        /* Every number free or retired, except (fork child) one whose
+         * destroy ran in a thread that does not exist there. */
+        s = 0;
+        do
+        :: s < NS ->
+            assert(inflight[s] == 0);
+            assert(sstate[s] == FREE || sstate[s] == RETIRED ||
+                   (forked && sstate[s] == DYING && destroyer[s] != forker + 1));
+            s++
+        :: else -> break
+        od;
+        /* No orphaned block is left, but for the fork child's case above:
+         * the last value of each freed it. */
+        c = 0;
+        do
+        :: c < NB ->
+            sc = 0;
+            scan_block(c);
+            assert(!orph[c] || sc < NS);
+            sc = 0;
+            c++
+        :: else -> break
+        od
+    }
+}
