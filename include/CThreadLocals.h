@@ -8,7 +8,8 @@
 //
 // - there is no fixed limit on the number of live slots;
 // - reads and writes of a slot that the calling thread has already set are a
-//   few inline instructions on the thread's own `_Thread_local` block: no
+//   few inline instructions: a load of the thread's block pointer (the
+//   store's one `_Thread_local` variable), a tag check and the access; no
 //   lock, no libc call, no key lookup;
 // - destroying a slot destroys every thread's value in it (pthread keys leak
 //   them), and a thread's values are destroyed when it exits;
@@ -17,7 +18,9 @@
 //
 // Every symbol starts with `ctl_`. Symbols that start with `ctl__` are
 // implementation details that the inline functions below need; do not use
-// them directly.
+// them directly. Supported compilers: GCC and Clang, as C11 or later and as
+// C++ (C++ uses `__thread`). The design is described in the DocC article
+// "How it works" (Sources/ThreadLocals/ThreadLocals.docc/HowItWorks.md).
 //
 //===----------------------------------------------------------------------===//
 
