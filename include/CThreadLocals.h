@@ -123,9 +123,10 @@ typedef struct ctl_slot {
 /// Called with the value and the context given to `ctl_slot_create`: on the
 /// exiting thread when a thread exits, and on the destroying thread (for every
 /// thread's value) when the slot is destroyed. Called exactly once per stored
-/// value that is not removed with `ctl_take` or overwritten. A destructor may
-/// use the store: read and write slots (this one included), create slots, and
-/// destroy slots (this one included).
+/// value that is not removed with `ctl_take` or overwritten (for a value
+/// stored late in its thread's exit, only when the slot is destroyed: see
+/// `ctl_slot_create`). A destructor may use the store: read and write slots
+/// (this one included), create slots, and destroy slots (this one included).
 typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
 
 /// Error codes returned by the slot functions.
