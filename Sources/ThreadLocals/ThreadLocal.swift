@@ -55,9 +55,9 @@ public import CThreadLocals
 ///
 /// ## Thread exit
 /// Values are released on the exiting thread. A deinitializer that runs then
-/// may read and write any `ThreadLocal`; a value it stores is released in the
-/// C library's next round of thread-exit destructors. What happens to values
-/// stored after the last round is described in <doc:ValueLifetimes>.
+/// may read and write any `ThreadLocal`; a value it stores is released by the
+/// next sweep over the thread's values. What happens to values stored in the
+/// last sweep is described in <doc:ValueLifetimes>.
 /// The main thread's values are not released when the process exits
 /// (`exit()` runs no thread destructors), as with pthread keys.
 ///
@@ -152,22 +152,7 @@ public final class ThreadLocal<Value> {
         }
         set {
             defer { _fixLifetime(self) }
-            guard let word = ctl_value_pointer(_slot) else {
-                _store(newValue)
-                return
-            }
-            let (value, state) = Self._pointers(word)
-            guard let state else {
-                value.pointee = newValue
-                return
-            }
-            _Box<Value>._beginWrite(state)
-            // Move the old value out first: its deinit runs after the access
-            // ends, so it may use this ThreadLocal.
-            let old = value.move()
-            value.initialize(to: newValue)
-            state.pointee = 0
-            _ = consume old
+            _ = _replace(with: newValue)
         }
     }
 
@@ -234,16 +219,7 @@ public final class ThreadLocal<Value> {
     @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
     public func exchange(_ newValue: Value) -> Value? {
         defer { _fixLifetime(self) }
-        guard let word = ctl_value_pointer(_slot) else {
-            _store(newValue)
-            return nil
-        }
-        let (value, state) = Self._pointers(word)
-        if let state { _Box<Value>._beginWrite(state) }
-        let old = value.move()
-        value.initialize(to: newValue)
-        if let state { state.pointee = 0 }
-        return old
+        return _replace(with: newValue)
     }
 
     /// The calling thread's value if it has one, without creating it.
@@ -372,6 +348,25 @@ public final class ThreadLocal<Value> {
             // `self`).
             _threadLocalFailure("ThreadLocal<\(Value.self)>: cannot store this thread's value (error \(status))")
         }
+    }
+
+    /// Stores `newValue` as the calling thread's value and returns the value it
+    /// replaces, if any: the shared body of the setter and `exchange(_:)`.
+    /// The old value is moved out, not released here: its deinit runs after
+    /// the access ends, in the caller, so it may use this ThreadLocal.
+    @inlinable
+    @inline(__always)
+    internal func _replace(with newValue: Value) -> Value? {
+        guard let word = ctl_value_pointer(_slot) else {
+            _store(newValue)
+            return nil
+        }
+        let (value, state) = Self._pointers(word)
+        if let state { _Box<Value>._beginWrite(state) }
+        let old = value.move()
+        value.initialize(to: newValue)
+        if let state { state.pointee = 0 }
+        return old
     }
 
     /// Stores `newValue` as the calling thread's value when the thread has
