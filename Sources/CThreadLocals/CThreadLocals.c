@@ -289,10 +289,13 @@ static void fork_child(void) {
         store.threads = self;
         store.thread_count = 1;
     }
-    for (uint32_t i = 0; i < store.slot_count; i++) store.slots[i].inflight = 0;
-    if (self != EMPTY_BLOCK && self->running.generation != 0) store.slots[self->running.index].inflight = 1;
-    for (uint32_t i = 0; i < store.slot_count; i++)
-        if (store.slots[i].state == slot_draining && store.slots[i].inflight == 0) release_number(i);
+    // The only exit-time destructor call left is the forking thread's own.
+    bool running = self != EMPTY_BLOCK && self->running.generation != 0;
+    for (uint32_t i = 0; i < store.slot_count; i++) {
+        slot_info *info = &store.slots[i];
+        info->inflight = running && self->running.index == i ? 1 : 0;
+        if (info->state == slot_draining && info->inflight == 0) release_number(i);
+    }
     // The forking thread took the mutex in fork_prepare; it is the child's
     // only thread, so it releases it (a held mutex is never re-initialised).
     unlock();
