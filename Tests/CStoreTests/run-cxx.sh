@@ -5,13 +5,7 @@
 # "N passed, M failed" (exit status 1 if M > 0). STORE_C and STORE_INCLUDE as in run.sh.
 set -uo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-cc=${CC:-cc}
-store_c=${STORE_C:-$root/Sources/CThreadLocals/CThreadLocals.c}
-store_include=${STORE_INCLUDE:-$root/include}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/settings.sh"
 
 passed=0
 failed=0

@@ -6,15 +6,8 @@
 # STORE_INCLUDE as in run.sh.
 set -uo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-cc=${CC:-cc}
-read -r -a cflags <<<"${CFLAGS:-}"
-store_c=${STORE_C:-$root/Sources/CThreadLocals/CThreadLocals.c}
-store_include=${STORE_INCLUDE:-$root/include}
+source "$(dirname "$0")/settings.sh"
 copies=${COPIES:-20}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 if ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$store_c" "$here/dlopen_lib.c" \
     -o "$work/libctlstore.so" ||

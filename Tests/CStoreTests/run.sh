@@ -18,17 +18,9 @@
 # neither number.
 set -uo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-cc=${CC:-cc}
-read -r -a cflags <<<"${CFLAGS:-}"
+source "$(dirname "$0")/settings.sh"
 read -r -a emulator <<<"${EMULATOR:-}"
 timeout_seconds=${TIMEOUT:-60}
-store_c=${STORE_C:-$root/Sources/CThreadLocals/CThreadLocals.c}
-store_include=${STORE_INCLUDE:-$root/include}
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 passed=0
 failed=0
