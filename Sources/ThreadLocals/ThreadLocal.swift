@@ -152,7 +152,25 @@ public final class ThreadLocal<Value> {
         }
         set {
             defer { _fixLifetime(self) }
-            _ = _replace(with: newValue)
+            guard let word = ctl_value_pointer(_slot) else {
+                _store(newValue)
+                return
+            }
+            let (value, state) = Self._pointers(word)
+            guard let state else {
+                value.pointee = newValue
+                return
+            }
+            _Box<Value>._beginWrite(state)
+            // Move the old value out first: its deinit runs after the access
+            // ends, so it may use this ThreadLocal. (Not shared with
+            // `_replace(with:)`: returning a `Value?` needs the metadata of
+            // `Optional<Value>` in unspecialized code, and a child of fork()
+            // that looks it up can block forever on the Swift runtime's lock.)
+            let old = value.move()
+            value.initialize(to: newValue)
+            state.pointee = 0
+            _ = consume old
         }
     }
 
@@ -351,9 +369,9 @@ public final class ThreadLocal<Value> {
     }
 
     /// Stores `newValue` as the calling thread's value and returns the value it
-    /// replaces, if any: the shared body of the setter and `exchange(_:)`.
-    /// The old value is moved out, not released here: its deinit runs after
-    /// the access ends, in the caller, so it may use this ThreadLocal.
+    /// replaces, if any: the body of `exchange(_:)`. The old value is moved
+    /// out, not released here: its deinit runs after the access ends, in the
+    /// caller, so it may use this ThreadLocal.
     @inlinable
     @inline(__always)
     internal func _replace(with newValue: Value) -> Value? {
