@@ -564,8 +564,9 @@ static bool holds_values(ctl__thread_block *t) {
 }
 
 // The store's pthread key destructor: destroys the exiting thread's values,
-// one at a time, in up to CTL_EXIT_SWEEPS sweeps (values that destructors
-// store during a sweep are destroyed in the next one). The key is not set
+// one at a time, in sweeps until one takes no value, at most CTL_EXIT_SWEEPS
+// (values that destructors store during a sweep are destroyed in a later
+// one), with cancellation disabled throughout. The key is not set
 // again: ThreadSanitizer's own key destructor expects to run in the C
 // library's last round after every other one, and destructors of this store
 // running then would crash it. A store later in the thread's teardown
