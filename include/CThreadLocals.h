@@ -127,6 +127,14 @@ typedef struct ctl_slot {
 /// stored late in its thread's exit, only when the slot is destroyed: see
 /// `ctl_slot_create`). A destructor may use the store: read and write slots
 /// (this one included), create slots, and destroy slots (this one included).
+///
+/// Cancellation: the store disables thread cancellation around its calls of
+/// destructors (a thread's exit sweep and `ctl_slot_destroy`) and restores the
+/// caller's state afterwards. A cancellation point inside a destructor (a
+/// `write`, a `usleep`) therefore does not act; a request made meanwhile is
+/// acted upon at the thread's next cancellation point after the store returns.
+/// A destructor must return: leaving it by `pthread_exit`, `longjmp` or an
+/// exception leaves the store inconsistent.
 typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
 
 /// Error codes returned by the slot functions.
@@ -159,10 +167,15 @@ enum {
 ///
 /// Values stored while a thread exits: the store learns of a thread's exit
 /// through its one pthread key. Its destructor destroys the thread's values
-/// one at a time, in up to `CTL_EXIT_SWEEPS` sweeps: a value that a
-/// destructor stores is destroyed in the next sweep. A value stored during the
-/// last sweep stays, and is destroyed when its slot is destroyed (otherwise
-/// never, as pthread keys leak values set by their last destructor round). A
+/// one at a time, in sweeps: a value that a destructor stores is destroyed in
+/// a later sweep, until a sweep runs no destructor (as C++ `thread_local` and
+/// Rust run destructors registered during teardown). So a finite chain of
+/// destructors that each store a value is destroyed at exit, whatever its
+/// length up to `CTL_EXIT_SWEEPS` links. Only a destructor that stores anew
+/// every time is cut off, after `CTL_EXIT_SWEEPS` sweeps: the value stored
+/// during the last sweep stays, and is destroyed when its slot is destroyed
+/// (otherwise never, as pthread keys leak values set by their last destructor
+/// round). A
 /// value stored later in the thread's teardown, by another library's
 /// pthread-key destructor, sets the key again, so that the C library's next
 /// round destroys it; in its last round that is too late, and such a value,
@@ -171,15 +184,20 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void
 
 /// Destroys a slot and every thread's value in it.
 ///
-/// Every value still held by a running thread is taken out in one pass and
-/// destroyed on the calling thread. Values that exiting threads are
-/// destroying at the same moment are destroyed by those threads, and waited
-/// for: when `ctl_slot_destroy` returns, no thread holds a value in the slot
-/// and no destructor call for it is in progress on another thread. One
-/// exception keeps the store free of wait cycles: when the caller is itself
-/// running a destructor at its thread's exit, it does not wait for other
-/// exiting threads (their calls end on their own; the slot number is reused
-/// only after they do).
+/// Every value held by a running thread is taken out in one pass and
+/// destroyed on the calling thread before `ctl_slot_destroy` returns. A value
+/// that an exiting thread has already taken out for its destructor call is
+/// destroyed by that thread, possibly after `ctl_slot_destroy` returns: like
+/// `pthread_key_delete`, it never waits for another thread, so it cannot
+/// deadlock on a lock that its caller holds and such a destructor needs, nor
+/// on another copy of the store. Joining the exiting thread waits for its
+/// call. Each value is destroyed exactly once either way, and the slot number
+/// is reused only after the last such call has ended.
+///
+/// So `destructor` and `context` must stay valid after `ctl_slot_destroy`
+/// while threads that held a value in the slot may still be exiting: free
+/// the context after joining them, or use one that lives as long as the
+/// program.
 ///
 /// - Returns: `CTL_OK`, or `CTL_EINVAL` if `slot` is not live (destroyed
 ///   already, or never created); nothing is changed then.
@@ -188,8 +206,9 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void
 /// afterwards reads as empty and stores fail (see the accessors).
 int ctl_slot_destroy(ctl_slot slot);
 
-/// How many times an exiting thread sweeps its values (see `ctl_slot_create`).
-#define CTL_EXIT_SWEEPS 4
+/// The most sweeps over its values that an exiting thread makes (see
+/// `ctl_slot_create`); it stops earlier, after a sweep that runs no destructor.
+#define CTL_EXIT_SWEEPS 1024
 
 /// Whether `slot` names a live slot. Takes the store's mutex.
 bool ctl_slot_is_live(ctl_slot slot);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The C slot store on its own, without Swift: the C test programs of
 # Tests/CStoreTests (run.sh) on every platform configuration we can reach here,
-# the header from C++17 (g++ and clang++), and 20 dlopened copies of the store.
+# the header from C++17 (g++ and clang++), 20 dlopened copies of the store, and
+# two copies whose exit-time destructors destroy each other's slots.
 #
 # Configurations: x86_64 glibc (cc); clang ThreadSanitizer; clang
 # AddressSanitizer (leak detection on); musl (musl-gcc -static); i386 (-m32);
@@ -89,6 +90,8 @@ echo "--- C++17 consumer"
 CXX_COMPILERS="g++ $clangxx" bash Tests/CStoreTests/run-cxx.sh || failures+=("C++17 consumer")
 echo "--- dlopen, 20 copies (x86_64 glibc)"
 CC=cc bash Tests/CStoreTests/run-dlopen.sh || failures+=("dlopen")
+echo "--- dlopen, two copies destroying each other's slots at thread exit (x86_64 glibc)"
+CC=cc bash Tests/CStoreTests/run-dlopen-cross.sh || failures+=("dlopen cross")
 
 if ((${#failures[@]})); then
     echo "C store: failed: ${failures[*]}"

@@ -19,11 +19,15 @@
 // - A destructor always runs with the mutex released, and a thread runs at
 //   most one destructor at its exit at a time (`running`, counted in the
 //   slot's `inflight`).
-// - `ctl_slot_destroy` waits for `inflight` to reach 0 only if its caller is
-//   not itself running an exit-time destructor. A waiter therefore holds no
-//   in-flight call, so no cycle of waits can form.
+// - Nothing waits for another thread: `ctl_slot_destroy` destroys what it
+//   takes out and returns; a value that an exiting thread took out first is
+//   destroyed by that thread. So no cycle of waits can form, across copies of
+//   the store too.
 // - A slot number returns to the free list only once its destroy has finished
-//   and its in-flight count is 0.
+//   and its in-flight count is 0 (until then it is "draining").
+// - The exit sweep and `ctl_slot_destroy` run with cancellation disabled: a
+//   destructor's cancellation point never unwinds through the store between
+//   a take and the bookkeeping after the destructor call.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,7 +37,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #if CTL_INLINE_SLOTS != 64
 #error "empty_block's initializer lists 65 tags"
@@ -371,20 +374,23 @@ static void destroy_values(ctl_destructor destructor, void *context, const ctl_v
         for (size_t i = 0; i < n; i++) destructor(values[i], context);
 }
 
-// Sleeps a little longer each time: waiting for another thread's destructor
-// call is rare and short, and polling keeps the store free of condition
-// variables (which a fork child could not safely reuse).
-static void backoff(unsigned *round) {
-    long ns = 1000L << (*round < 10 ? *round : 10);  // 1 µs ... ~1 ms
-    (*round)++;
-    struct timespec delay = {0, ns};
-    nanosleep(&delay, NULL);
+// Disables cancellation for a slow path whose destructor calls may reach a
+// cancellation point; `end_uncancellable` restores the caller's state (a
+// pending request is acted upon at its next cancellation point).
+static int begin_uncancellable(void) {
+    int state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+    return state;
 }
 
+static void end_uncancellable(int state) { pthread_setcancelstate(state, NULL); }
+
 int ctl_slot_destroy(ctl_slot slot) {
+    int cancel_state = begin_uncancellable();
     lock();
     if (!is_live(slot)) {
         unlock();
+        end_uncancellable(cancel_state);
         return CTL_EINVAL;
     }
     slot_info *info = &store.slots[slot.index];
@@ -414,22 +420,15 @@ int ctl_slot_destroy(ctl_slot slot) {
             lock();
         }
     }
-    // Wait for exiting threads that took a value of this slot out before we
-    // did, unless this thread is itself running an exit-time destructor.
-    ctl__thread_block *self = ctl__tls;
-    if (self == EMPTY_BLOCK || self->running.generation == 0) {
-        unsigned round = 0;
-        while (store.slots[slot.index].inflight > 0) {
-            unlock();
-            backoff(&round);
-            lock();
-        }
-    }
+    // Exiting threads that took a value of this slot out before we did
+    // destroy it themselves, and are not waited for: the last of them gives
+    // the number back (end_inflight).
     store.live_slots--;
     info = &store.slots[slot.index];  // the table may have moved
     if (info->inflight == 0) release_number(slot.index);
     else info->state = slot_draining;
     unlock();
+    end_uncancellable(cancel_state);
     return CTL_OK;
 }
 
@@ -565,8 +564,9 @@ static bool holds_values(ctl__thread_block *t) {
 }
 
 // The store's pthread key destructor: destroys the exiting thread's values,
-// one at a time, in up to CTL_EXIT_SWEEPS sweeps (values that destructors
-// store during a sweep are destroyed in the next one). The key is not set
+// one at a time, in sweeps until one takes no value, at most CTL_EXIT_SWEEPS
+// (values that destructors store during a sweep are destroyed in a later
+// one), with cancellation disabled throughout. The key is not set
 // again: ThreadSanitizer's own key destructor expects to run in the C
 // library's last round after every other one, and destructors of this store
 // running then would crash it. A store later in the thread's teardown
@@ -574,6 +574,7 @@ static bool holds_values(ctl__thread_block *t) {
 static void thread_exit(void *block) {
     ctl__thread_block *t = block;
     if (t != ctl__tls) return;  // never: the key is only set to the own block
+    int cancel_state = begin_uncancellable();
     lock();
     for (int sweep = 0; sweep < CTL_EXIT_SWEEPS; sweep++) {
         bool found = false;
@@ -598,9 +599,11 @@ static void thread_exit(void *block) {
         // the block (see take_values).
         t->orphaned = 1;
         unlock();
+        end_uncancellable(cancel_state);
         return;
     }
     unlink_block(t);
     unlock();
     free_block(t);
+    end_uncancellable(cancel_state);
 }

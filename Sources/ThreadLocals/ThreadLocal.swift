@@ -100,9 +100,11 @@ public final class ThreadLocal<Value> {
     ///
     /// The values of threads that are still running are released here, one
     /// after another, on the thread that drops the last reference to this
-    /// `ThreadLocal`; values that an exiting thread is releasing at the same
-    /// moment are waited for. So when `deinit` returns, no value of this
-    /// variable is alive.
+    /// `ThreadLocal`. A value that an exiting thread is releasing at the same
+    /// moment is released by that thread, possibly after `deinit` returns:
+    /// `deinit` never waits for another thread, so it cannot deadlock on a
+    /// lock that the caller holds and such a release needs. Joining the
+    /// exiting thread waits for it. See <doc:ValueLifetimes>.
     deinit {
         let status = Int(ctl_slot_destroy(_slot))
         assert(status == CTL_OK, "ThreadLocal: slot destroyed twice")

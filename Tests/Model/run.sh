@@ -68,8 +68,9 @@ lost='assertion violated \(\(destroyed\[c\]==1\)'
 
 # The protocol as implemented: exhaustive, 0 errors. Defaults: 2 threads,
 # 2 slot numbers, 2 operations per thread, 2 re-entrant destructor actions,
-# 4 libc rounds, 4 sweeps per exit call, 2 blocks per thread, 2 generations
-# per number. With fewer sweeps (SWEEPS=1 or 2) the re-entrant budget suffices
+# 4 libc rounds, up to 1024 sweeps per exit call (a sweep that runs no
+# destructor stops them, long before within the re-entrant budget), 2 blocks
+# per thread, 2 generations per number. With fewer sweeps (SWEEPS=1 or 2) the re-entrant budget suffices
 # to leave values after the last sweep: the orphaned-block checks.
 check base -O0 ok -DOTHERKEY=0
 check other-key -O0 ok -DOPS=1
@@ -82,6 +83,9 @@ check orphan -O0 ok -DSWEEPS=1 -DOTHERKEY=0
 check orphan-sweeps2 -O0 ok -DSWEEPS=2 -DOTHERKEY=0
 check orphan-other-key -O0 ok -DSWEEPS=1 -DOPS=1
 check orphan-fork -O2 ok -DSWEEPS=1 -DFORK -DOTHERKEY=0
+# Two copies of the store (slot 0 in one, slot 1 in the other): exit-time
+# destructors of each destroy the other's slot.
+check cross-copies -O0 ok -DCOPIES=2 -DOTHERKEY=0
 
 # Each probe marks a situation the checks above must actually reach.
 check reach-leftover -O0 'assertion violated \(1!=1\)' -DREACH=1 -DOPS=1 -DROUNDS=2
@@ -110,6 +114,11 @@ check bug-wait -O0 "$deadlock" -DBUG_WAIT -DOTHERKEY=0
 check bug-skip-dying -O0 "$lost" -DBUG_SKIP_DYING -DOTHERKEY=0
 check bug-wrap -O0 'assertion violated \(\(usedgens' -DBUG_WRAP -DMAXGEN=1 -DOTHERKEY=0
 check bug-fork-zero -O0 'assertion violated \(inflight\[es\]>0\)' -DBUG_FORK_ZERO -DFORK -DOTHERKEY=0
+# The rule before destroy stopped waiting holds for one copy, not for two.
+check old-wait-one-copy -O0 ok -DBUG_CROSS_WAIT -DCOPIES=1 -DOTHERKEY=0
+check bug-cross-wait -O0 "$deadlock" -DBUG_CROSS_WAIT -DCOPIES=2 -DOTHERKEY=0
+check bug-cancel-exit -O0 'assertion violated \(inflight\[s\]==0\)' -DBUG_CANCEL_EXIT -DOTHERKEY=0
+check bug-cancel-destroy -O0 'assertion violated \(\(destroyed\[c\]==1\)|assertion violated \(\(\(sstate' -DBUG_CANCEL_DESTROY -DOTHERKEY=0
 check bug-no-orphan-free -O0 'assertion violated \( !\(orph' -DBUG_NO_ORPHAN_FREE -DSWEEPS=1 -DOTHERKEY=0
 
 echo "$passed passed, $failed failed"

@@ -9,9 +9,21 @@
  * - One mutex. Every critical section is one `atomic` step: no critical
  *   section of the protocol blocks or waits while holding the mutex, so
  *   running it as one indivisible step has the same interleavings of what
- *   others can observe. Waiting (destroy's poll of the in-flight count) is a
- *   blocking guard outside the mutex; a wait that never ends is a deadlock
- *   (an invalid end state), the model's picture of a poll that spins forever.
+ *   others can observe. Nothing waits for another thread: destroy returns
+ *   while exiting threads' destructor calls of its slot are in flight (the
+ *   number drains). The older waits (BUG_* switches below) are blocking
+ *   guards outside the mutex; a wait that never ends is a deadlock (an
+ *   invalid end state), the model's picture of a poll that spins forever.
+ * - Copies of the store (COPIES): slot number s belongs to copy COPY(s).
+ *   Each copy has its own mutex and blocks in the code; here they share one,
+ *   which changes nothing observable because critical sections never nest
+ *   (destructors run with the mutex released). Only a rule that reads the
+ *   caller's own state (BUG_CROSS_WAIT's "am I running a destructor of this
+ *   copy?") sees the copy; the protocol itself reads no such state.
+ * - Cancellation: the store runs destructors with cancellation disabled, so
+ *   every destructor call returns into the store. BUG_CANCEL_EXIT and
+ *   BUG_CANCEL_DESTROY let a call unwind instead (a cancellation point acted
+ *   upon), skipping the rest of the exit sweep or of the destroy.
  * - Slot numbers 0..NS-1 with a generation each (1..MAXGEN); a number whose
  *   generation would pass MAXGEN is retired. The free list is the set of
  *   numbers in state FREE, reused lowest first.
@@ -24,8 +36,8 @@
  * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
  *   runs while a key is set, and calls the destructor of each set key,
  *   clearing it first. The store's key destructor (thread_exit) is never
- *   re-armed: one call makes up to SWEEPS sweeps (CTL_EXIT_SWEEPS, 4) of
- *   the block, stopping after a sweep that took nothing. A sweep goes in
+ *   re-armed: one call makes up to SWEEPS sweeps (CTL_EXIT_SWEEPS, 1024)
+ *   of the block, stopping after a sweep that took nothing. A sweep goes in
  *   slot order, ONE value at a time: under the mutex take it out, count it
  *   in flight and record the slot as running; destroy it with the mutex
  *   released; decrement under the mutex (the last decrement of a destroyed
@@ -89,11 +101,14 @@
  *   OPS top-level operations per thread, REENTER re-entrant destructor
  *   actions in all; one fork per run; a destroy nested in a destructor runs
  *   destructors that do not destroy again (Promela inlines cannot recurse).
- * - SWEEPS sweeps per exit call: the code has 4; leaving values after the
- *   last sweep takes one destructor store per sweep, more than REENTER
- *   allows with 4, so the orphan checks run with SWEEPS=1 or 2. The protocol
+ * - SWEEPS sweeps per exit call: the code has 1024 (default here too). A
+ *   sweep after the first finds a value only if a destructor stored one, so
+ *   with REENTER re-entrant actions at most REENTER + 1 sweeps run and the
+ *   default checks "sweep until a sweep runs none". Leaving values after
+ *   the last sweep takes one destructor store per sweep, so the orphan
+ *   checks (the cut-off at the bound) run with SWEEPS=1 or 2. The protocol
  *   does not depend on the count beyond "values stored during the last
- *   sweep stay"; SWEEPS=4 runs check the sweep loop and its early stop.
+ *   sweep stay".
  * - BPT blocks per thread (2): the current block plus one orphaned block. A
  *   registration that would need a third fails an assertion (not a silent
  *   cut), and no passing run reaches it: needing a third block takes at
@@ -113,8 +128,7 @@
  *   only models what happens under the mutex, plus unlocked destructor runs.
  * - The mutex itself: critical sections are atomic steps, so a mutex bug
  *   (re-initialising a held mutex in the fork child, say) is out of reach.
- * - Fairness and starvation of the polling wait: spin checks safety here; a
- *   wait is correct if the count it waits for reaches 0 on every path.
+ * - Fairness: the protocol has no wait left; spin checks safety.
  * - Value overwrite, ctl_take and begin/finish/cancel initialisation: they
  *   change one entry of the caller's own block under the mutex like a store
  *   (an initialisation mark left in an orphaned block keeps it until its
@@ -146,6 +160,19 @@
  * - BUG_FORK_ZERO: the fork child zeroed every in-flight count, including
  *   the one of the destructor the forking thread is running, which then
  *   goes below 0 when that destructor returns. Yes, with FORK.
+ * - BUG_CROSS_WAIT: the previous rule: destroy waited for the in-flight
+ *   count unless its caller was running an exit-time destructor of the same
+ *   copy of the store. With one copy no cycle forms (run it with COPIES=1:
+ *   no error); with two, two exiting threads whose destructors destroy a
+ *   slot of the other copy wait for each other: deadlock. Yes: COPIES=2,
+ *   two threads, two re-entrant destroys.
+ * - BUG_CANCEL_EXIT: cancellation enabled in the exit sweep: a destructor
+ *   that reaches a cancellation point unwinds, the in-flight decrement is
+ *   skipped, and the number never drains (a destroy that waited hung).
+ *   Yes: the final check finds the count above 0.
+ * - BUG_CANCEL_DESTROY: cancellation enabled in destroy: unwinding from a
+ *   destructor leaves the slot dying forever and the values not yet
+ *   destroyed lost. Yes: the final check finds the number never freed.
  * - BUG_NO_ORPHAN_FREE: destroy takes an orphaned block's last value but
  *   leaves the block linked: it is never freed (a leak per thread that
  *   exits with values left). Yes, with one sweep (SWEEPS=1).
@@ -170,8 +197,12 @@
 #define ROUNDS 4 /* libc's destructor rounds */
 #endif
 #ifndef SWEEPS
-#define SWEEPS 4 /* sweeps per call of the store's key destructor (CTL_EXIT_SWEEPS) */
+#define SWEEPS 1024 /* most sweeps per call of the store's key destructor (CTL_EXIT_SWEEPS) */
 #endif
+#ifndef COPIES
+#define COPIES 1 /* copies of the store: slot number s belongs to copy COPY(s) */
+#endif
+#define COPY(s) ((s) % COPIES)
 #ifndef BPT
 #define BPT 2 /* blocks per thread: the current one and one orphaned */
 #endif
@@ -204,7 +235,7 @@
 #define R_EXITDYING 3    /* an exiting thread destroys a value of a dying slot */
 #define R_REREGISTER 4   /* a destructor's store registers an exiting thread anew */
 #define R_FORKRUN 5      /* a fork child of a thread running an exit destructor */
-#define R_NOWAIT 6       /* destroy called from an exit destructor skips the wait */
+#define R_NOWAIT 6       /* destroy returns while an exiting thread's call of its slot is in flight */
 #define R_RETIRE 7       /* a number's generations are used up: it is retired */
 #define R_ORPHAN 8       /* values remain after the last sweep: the block is orphaned */
 #define R_ORPHANFREE 9   /* a thread's destroy takes an orphaned block's last value */
@@ -487,6 +518,17 @@ inline fork_op(t)
 
 /* ---- destructors and destroy ---- */
 
+/* After a destructor call: the store runs destructors with cancellation
+ * disabled, so the call returns. BUG_CANCEL_DESTROY: cancellation enabled,
+ * so a cancellation point in a destructor that a destroy runs may unwind
+ * through the destroy, which then skips the rest of its work (its flag
+ * `unwound_clears` is cleared). BUG_CANCEL_EXIT: the same in the exit sweep. */
+#ifdef BUG_CANCEL_DESTROY
+#define CANCEL_POINT(unwound_clears) if :: skip :: unwound_clears = false fi
+#else
+#define CANCEL_POINT(unwound_clears) skip
+#endif
+
 inline destroyed_event(t, v)
 {
     atomic {
@@ -512,6 +554,7 @@ inline dtor_leaf(t, v)
 }
 
 #define DESTROY destroy_leaf
+#define D_CANCEL skip
 #define D_GUARD budget > 0 -> budget--
 #define DTOR dtor_leaf
 #define D_S ls
@@ -522,6 +565,7 @@ inline dtor_leaf(t, v)
 #define D_PEND lpend
 #include "destroy.inc"
 #undef DESTROY
+#undef D_CANCEL
 #undef D_GUARD
 #undef DTOR
 #undef D_S
@@ -546,6 +590,7 @@ inline dtor_full(t, v)
 }
 
 #define DESTROY destroy_full
+#define D_CANCEL CANCEL_POINT(fok)
 #define D_GUARD ops < OPS -> ops++
 #define DTOR dtor_full
 #define D_S fs
@@ -556,6 +601,7 @@ inline dtor_full(t, v)
 #define D_PEND fpend
 #include "destroy.inc"
 #undef DESTROY
+#undef D_CANCEL
 #undef D_GUARD
 #undef DTOR
 #undef D_S
@@ -708,7 +754,14 @@ inline key_destructor(t)
             :: ev == 255 -> break
             :: ev != 255 && ev != 0 ->
                 dtor_full(t, ev);
+#ifdef BUG_CANCEL_EXIT
+                if
+                :: exit_decrement(t, es) /* also: es++, ev = 0 */
+                :: goto exit_unwound /* the decrement and the rest are skipped */
+                fi
+#else
                 exit_decrement(t, es) /* also: es++, ev = 0 */
+#endif
             :: ev == 0
             fi
         od;
@@ -727,7 +780,16 @@ inline key_destructor(t)
         sw = 0;
         found = false;
         ev = 0
-    }
+    };
+#ifdef BUG_CANCEL_EXIT
+    goto exit_over;
+exit_unwound:
+    /* libc goes on with its rounds; the block stays linked and current, and
+     * the in-flight count is never decremented. */
+    atomic { sw = 0; found = false; ev = 0; es = 0 };
+exit_over:
+#endif
+    skip
 }
 
 /* Another library's pthread key destructor, run by libc on thread exit. */

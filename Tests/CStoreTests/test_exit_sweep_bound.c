@@ -1,0 +1,56 @@
+// Teardown bound: an exiting thread sweeps its values until a sweep runs no
+// destructor, up to CTL_EXIT_SWEEPS sweeps.
+// 1. Regression: a finite chain of destructors that each store the next link
+//    into the same slot (behind the sweep, so one link per sweep),
+//    CTL_EXIT_SWEEPS links long: every link is destroyed at the thread's exit.
+// 2. A destructor that stores anew forever is cut off after CTL_EXIT_SWEEPS
+//    calls; the value it stored last is destroyed with its slot (its store
+//    into the dying slot is refused then).
+#include "check.h"
+
+_Static_assert(CTL_EXIT_SWEEPS >= 1000, "the teardown bound is at least 1000 sweeps");
+
+static ctl_slot chain, forever;
+static atomic_int chain_calls, forever_calls, forever_refused;
+
+static void next_link(ctl_value value, void *context) {
+    (void)context;
+    atomic_fetch_add(&chain_calls, 1);
+    if (value.uword > 1) CHECK(ctl_set_uword(chain, value.uword - 1));
+}
+
+static void store_again(ctl_value value, void *context) {
+    (void)context;
+    atomic_fetch_add(&forever_calls, 1);
+    if (!ctl_set_uword(forever, value.uword + 1)) atomic_fetch_add(&forever_refused, 1);
+}
+
+static void *store_chain(void *arg) {
+    (void)arg;
+    CHECK(ctl_set_uword(chain, CTL_EXIT_SWEEPS));
+    return NULL;
+}
+
+static void *store_forever(void *arg) {
+    (void)arg;
+    CHECK(ctl_set_uword(forever, 1));
+    return NULL;
+}
+
+int main(void) {
+    chain = make_slot(next_link, NULL);
+    join_thread(start_thread(store_chain, NULL));
+    printf("chain of %d links: %d destroyed at exit\n", CTL_EXIT_SWEEPS, atomic_load(&chain_calls));
+    CHECK_EQ(atomic_load(&chain_calls), CTL_EXIT_SWEEPS);
+    CHECK_EQ(ctl_slot_destroy(chain), CTL_OK);
+    CHECK_EQ(atomic_load(&chain_calls), CTL_EXIT_SWEEPS);  // nothing was left
+
+    forever = make_slot(store_again, NULL);
+    join_thread(start_thread(store_forever, NULL));
+    CHECK_EQ(atomic_load(&forever_calls), CTL_EXIT_SWEEPS);
+    CHECK_EQ(atomic_load(&forever_refused), 0);
+    CHECK_EQ(ctl_slot_destroy(forever), CTL_OK);
+    CHECK_EQ(atomic_load(&forever_calls), CTL_EXIT_SWEEPS + 1);
+    CHECK_EQ(atomic_load(&forever_refused), 1);
+    return finish("exit_sweep_bound");
+}
