@@ -193,7 +193,8 @@ public final class ThreadLocal<Value> {
     /// The value is created first if needed. No copy is made, so this is the
     /// way to append to a per-thread buffer or use a per-thread cache.
     ///
-    /// In `async` functions, use ``withCurrentThreadValue(_:)`` instead.
+    /// In `async` functions, use ``withCurrentThreadValue(_:)`` for caches and
+    /// counters, and `TaskLocal` (never a `ThreadLocal`) for task context.
     @inlinable
     @available(
         *,
@@ -229,8 +230,9 @@ public final class ThreadLocal<Value> {
     /// Whether the calling thread has a value: it has read, mutated or
     /// assigned one and not reset or taken it since. Never creates a value.
     ///
-    /// For an optional, a read of `nil` counts too: to ask whether a thread
-    /// has set a non-`nil` value, compare ``value`` with `nil`.
+    /// For an optional, a read of the initial `nil` stores it, so it counts
+    /// too: to ask whether this thread has set a non-`nil` value, use
+    /// `if let` on ``valueIfPresent-4vdti``.
     @inlinable
     @available(
         *,
