@@ -9,9 +9,9 @@
 # A block that is deliberately not a whole program is marked on the line
 # before its fence with `<!-- fragment: why -->`; hidden set-up code goes in
 # `<!-- snippet-setup ... -->`, and `<!-- snippet-continues -->` compiles a
-# block after the previous one. See Scripts/check_snippets.py.
+# block after the previous one. See Scripts/check-snippets.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --target ThreadLocals
 modules=$(swift build --show-bin-path)/Modules
-python3 Scripts/check_snippets.py --modules "$modules" "$@"
+python3 Scripts/check-snippets.py --modules "$modules" "$@"

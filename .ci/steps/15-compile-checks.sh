@@ -2,7 +2,9 @@
 # What the compiler must accept and refuse (Swift 6 language mode), checked
 # against the built ThreadLocals module:
 # - accessors that hand out or change this thread's value outside a closure
-#   are `noasync`; `withValue` (a synchronous closure) works in async code;
+#   are `noasync`, and so is `withValue`; `withCurrentThreadValue` (a
+#   synchronous closure) works in async code, and the `noasync` message names
+#   it and TaskLocal;
 # - ThreadLocal is Sendable only where Value is: a ThreadLocal of a
 #   non-Sendable class cannot be shared with another thread, nor can the value
 #   read out of it, without an `unsafe`/`unchecked` spelling;
@@ -48,8 +50,9 @@ func member() async -> Int { request.id }
 func take() async -> Int? { local.take() }
 func exchange() async -> Int? { local.exchange(2) }
 func peek() async -> Int? { local.valueIfPresent }
+func lend() async -> Int { local.withValue { $0 } }
 SWIFT
-expect_errors async_use.swift 8 "unavailable from asynchronous contexts"
+expect_errors async_use.swift 9 "unavailable from asynchronous contexts; the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
 
 cat >"$work/async_ok.swift" <<'SWIFT'
 import ThreadLocals
@@ -62,14 +65,14 @@ func bump() -> Int {
 func fromTask() async -> Int { bump() }
 func mutate() async -> Int {
     await next()
-    return local.withValue {
+    return local.withCurrentThreadValue {
         $0 += 1
         return $0
     }
 }
 SWIFT
 typecheck "$work/async_ok.swift"
-echo "async_ok.swift: withValue after an await, and synchronous helpers, compile"
+echo "async_ok.swift: withCurrentThreadValue after an await, and synchronous helpers, compile"
 
 cat >"$work/not_sendable_global.swift" <<'SWIFT'
 import ThreadLocals
@@ -95,7 +98,7 @@ import ThreadLocals
 final class Scratch { var bytes: [UInt8] = [] }
 func share() {
     let scratch = ThreadLocal { Scratch() }
-    Task.detached { scratch.withValue { $0.bytes.append(1) } }
+    Task.detached { scratch.withCurrentThreadValue { $0.bytes.append(1) } }
     scratch.value.bytes.append(2)
 }
 SWIFT
@@ -115,7 +118,7 @@ func describe(_ value: Int) -> String { formatters.withValue { $0.format(value) 
 func fromTasks() async -> String { describe(1) }
 final class Service: Sendable {
     nonisolated(unsafe) let encoders = ThreadLocal { RecordFormatter() }
-    func run() async -> String { encoders.withValue { $0.format(2) } }
+    func run() async -> String { encoders.withCurrentThreadValue { $0.format(2) } }
 }
 SWIFT
 typecheck "$work/opt_in.swift"

@@ -2,6 +2,6 @@
 # Every ```swift and ```c block of the README, CONTRIBUTING, Benchmarks/README
 # and the DocC articles compiles: Swift blocks type-check against the built
 # ThreadLocals module, C blocks compile against include/CThreadLocals.h.
-# Blocks marked `<!-- fragment: why -->` are skipped (see Scripts/check_snippets.py).
+# Blocks marked `<!-- fragment: why -->` are skipped (see Scripts/check-snippets.py).
 set -euo pipefail
 bash Scripts/check-snippets.sh

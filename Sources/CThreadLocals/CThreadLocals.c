@@ -57,6 +57,8 @@ static const ctl__thread_block empty_block = {
 
 CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL_TLS_MODEL = (ctl__thread_block *)&empty_block;
 
+_Static_assert(sizeof(void *) != 8 || sizeof(ctl__thread_block) == 832, "GettingStarted.md gives 832 bytes per thread");
+
 #define EMPTY_BLOCK ((ctl__thread_block *)&empty_block)
 
 // The largest generation: with CTL__TAG_INITIALIZING set it is still not

@@ -38,9 +38,12 @@ public import CThreadLocals
 /// The accessors are thread-bound and marked `noasync`: an async function may
 /// resume on a different thread after every `await`, so a value read before an
 /// `await` and one read after it can belong to different threads, and a
-/// cooperative-pool thread is shared by many tasks. For values that should
-/// follow a task, use `TaskLocal`. Inside a synchronous function called from
-/// async code, a `ThreadLocal` is the current thread's, as usual.
+/// cooperative-pool thread is shared by many tasks. In async functions,
+/// ``withCurrentThreadValue(_:)`` reaches the current thread's value, for
+/// caches and counters whose value outlives the task; for context that should
+/// follow a task (a request ID), use `TaskLocal`. Inside a synchronous
+/// function called from async code, a `ThreadLocal` is the current thread's,
+/// as usual. See <doc:ThreadLocalsAndConcurrency>.
 ///
 /// ## Access rules
 /// Like any variable, a thread's value must not be mutated while it is being
@@ -64,10 +67,9 @@ public import CThreadLocals
 /// ## Sendability
 /// `ThreadLocal` is `Sendable` when `Value` is, so that a variable can be a
 /// global `let` or a property of a `Sendable` type shared by all threads.
-/// For per-thread caches of objects that are not `Sendable` (a
-/// `DateFormatter`, a `JSONEncoder`, a parser), declare the variable
-/// `nonisolated(unsafe)`; see <doc:ThreadLocalsAndConcurrency> for what that
-/// spelling promises.
+/// For per-thread caches of objects that are not `Sendable` (a parser or
+/// another class of your own), declare the variable `nonisolated(unsafe)`;
+/// see <doc:ThreadLocalsAndConcurrency> for what that spelling promises.
 @dynamicMemberLookup
 public final class ThreadLocal<Value> {
 
@@ -88,6 +90,12 @@ public final class ThreadLocal<Value> {
     /// no end, and stops with a fatal error that says so). If it assigns this
     /// thread's value itself, that value is kept and the closure's result is
     /// released.
+    ///
+    /// `initialValue` is `@Sendable`: it is stored once and run on every
+    /// thread, so it may capture only `Sendable` values. To start each thread
+    /// from a non-`Sendable` object, capture a `Sendable` description of it (a
+    /// configuration struct, a file name) and build the object inside the
+    /// closure; see <doc:ThreadLocalsAndConcurrency#The-initial-value-closure-is-Sendable>.
     public init(_ initialValue: @escaping @Sendable () -> Value) {
         self._initialValue = initialValue
         var slot = ctl_slot()
@@ -129,7 +137,12 @@ public final class ThreadLocal<Value> {
     /// `buffer.value[0] = 1`, `list.value.append(x)`) changes the value in
     /// place, without a copy.
     @inlinable
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public var value: Value {
         _read {
             let (value, state) = Self._pointers(_wordCreatingValue())
@@ -182,12 +195,35 @@ public final class ThreadLocal<Value> {
     /// The value is created first if needed. No copy is made, so this is the
     /// way to append to a per-thread buffer or use a per-thread cache.
     ///
-    /// Available in `async` functions: `body` is synchronous, so it runs on
-    /// one thread from start to end, and the value it sees is that thread's.
-    /// (Do not return the value itself out of `body` to use it after an
-    /// `await`; see <doc:ThreadLocalsAndConcurrency>.)
+    /// In `async` functions, use ``withCurrentThreadValue(_:)`` for caches and
+    /// counters, and `TaskLocal` (never a `ThreadLocal`) for task context.
     @inlinable
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public func withValue<Result, Failure: Error>(
+        _ body: (inout Value) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(&value)
+    }
+
+    /// Calls `body` with the value of the thread that runs it, which it can
+    /// mutate in place, and returns what `body` returns: ``withValue(_:)``
+    /// for `async` functions.
+    ///
+    /// `body` is synchronous, so it runs on one thread from start to end and
+    /// sees that thread's value. That is right for a resource whose value
+    /// outlives the task (a cache, a scratch buffer, a counter summed later),
+    /// and wrong for task context such as a request ID: the next task on the
+    /// thread sees what this one stored, and this task may see another's after
+    /// its next `await`. Use `TaskLocal` for context. Do not return the value
+    /// itself out of `body` to use it after an `await`; see
+    /// <doc:ThreadLocalsAndConcurrency>.
+    @inlinable
+    public func withCurrentThreadValue<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         try body(&value)
@@ -195,8 +231,17 @@ public final class ThreadLocal<Value> {
 
     /// Whether the calling thread has a value: it has read, mutated or
     /// assigned one and not reset or taken it since. Never creates a value.
+    ///
+    /// For an optional, a read of the initial `nil` stores it, so it counts
+    /// too: to ask whether this thread has set a non-`nil` value, use
+    /// `if let` on ``valueIfPresent-4vdti``.
     @inlinable
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public var hasValue: Bool {
         ctl_has_value(_slot)
     }
@@ -207,7 +252,12 @@ public final class ThreadLocal<Value> {
     ///
     /// The value's deinitializer runs after it has been removed, so it may
     /// access this `ThreadLocal` again.
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public func reset() {
         if let value = take() { _ = consume value }
     }
@@ -217,7 +267,12 @@ public final class ThreadLocal<Value> {
     /// this thread runs the initial-value closure again.
     ///
     /// Like Rust's `LocalKey::take`.
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public func take() -> Value? {
         defer { _fixLifetime(self) }
         guard let word = ctl_value_pointer(_slot) else { return nil }
@@ -236,7 +291,12 @@ public final class ThreadLocal<Value> {
     /// closure does not run.
     ///
     /// Like Rust's `LocalKey::replace`.
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public func exchange(_ newValue: Value) -> Value? {
         defer { _fixLifetime(self) }
         return _replace(with: newValue)
@@ -244,9 +304,20 @@ public final class ThreadLocal<Value> {
 
     /// The calling thread's value if it has one, without creating it.
     ///
-    /// Like swift-nio's `ThreadSpecificVariable.currentValue`.
+    /// Like swift-nio's `ThreadSpecificVariable.currentValue`. For an
+    /// optional `Value`, Swift picks the overload ``valueIfPresent-4vdti``
+    /// instead, a one-level optional, so that
+    /// `if let id = requestID.valueIfPresent` binds a non-`nil` value; this
+    /// one is used where the type asks for it (`let v: String?? = ...`) and
+    /// in generic code.
     @inlinable
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @_disfavoredOverload
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public var valueIfPresent: Value? {
         guard let word = ctl_value_pointer(_slot) else { return nil }
         let (value, state) = Self._pointers(word)
@@ -261,7 +332,12 @@ public final class ThreadLocal<Value> {
     /// Reads or writes a property of the calling thread's value, as in Python's
     /// `data.v = name`.
     @inlinable
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public subscript<Property>(dynamicMember keyPath: WritableKeyPath<Value, Property>) -> Property {
         get { value[keyPath: keyPath] }
         set { value[keyPath: keyPath] = newValue }
@@ -269,7 +345,12 @@ public final class ThreadLocal<Value> {
 
     /// Reads a property of the calling thread's value.
     @inlinable
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
     public subscript<Property>(dynamicMember keyPath: KeyPath<Value, Property>) -> Property {
         value[keyPath: keyPath]
     }
@@ -513,7 +594,42 @@ extension ThreadLocal {
     /// ```swift
     /// let requestID = ThreadLocal<String?>()
     /// ```
+    ///
+    /// As with any initial value, a thread's first read stores it (and, for
+    /// a boxed optional such as `String?`, makes the thread's box), so
+    /// ``hasValue`` is `true` after a read; ``valueIfPresent-4vdti`` is `nil`
+    /// both before any access and while the value is `nil`.
     public convenience init<Wrapped>() where Value == Wrapped? {
         self.init { nil }
+    }
+}
+
+extension ThreadLocal where Value: ExpressibleByNilLiteral {
+    /// The calling thread's value if it has one and it is not `nil`, without
+    /// creating it: `nil` both when the thread has no value and when its
+    /// value is `nil`.
+    ///
+    /// ```swift
+    /// let requestID = ThreadLocal<String?>()
+    /// if let id = requestID.valueIfPresent { print(id) }  // id is a String
+    /// ```
+    ///
+    /// ``hasValue`` tells the two `nil`s apart.
+    @inlinable
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
+    public var valueIfPresent: Value {
+        guard let word = ctl_value_pointer(_slot) else { return nil }
+        let (value, state) = Self._pointers(word)
+        if let state { _Box<Value>._beginRead(state) }
+        defer {
+            if let state { state.pointee &-= 1 }
+            _fixLifetime(self)
+        }
+        return value.pointee
     }
 }

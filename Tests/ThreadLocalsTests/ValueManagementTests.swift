@@ -2,7 +2,7 @@ import Testing
 import ThreadLocals
 import ThreadLocalsTestSupport
 
-@Suite("ThreadLocal: take, exchange, valueIfPresent")
+@Suite("ThreadLocal: take, exchange, valueIfPresent, optionals")
 struct ValueManagementTests {
     @Test func takeRemovesTheValueWithoutReleasingIt() {
         let counter = LifetimeCounter()
@@ -54,5 +54,41 @@ struct ValueManagementTests {
         #expect(local.valueIfPresent == [1, 2, 3, 4])
         let other = onNewThread { local.valueIfPresent }
         #expect(other == nil)  // another thread's value is its own
+    }
+
+    @Test func anOptionalThatStartsAsNilIsStoredByTheFirstRead() {
+        let requestID = ThreadLocal<String?>()
+        #expect(!requestID.hasValue)
+        #expect(requestID.valueIfPresent == nil)
+        #expect(requestID.value == nil)
+        #expect(requestID.hasValue)  // like any initial value, stored by the first read
+        #expect(requestID.valueIfPresent == nil)  // and still no ID
+        requestID.value = "req-42"
+        #expect(requestID.valueIfPresent == "req-42")
+        requestID.reset()
+        #expect(!requestID.hasValue)
+    }
+
+    @Test func valueIfPresentOfAnOptionalIsOneOptional() {
+        let requestID = ThreadLocal<String?>()
+        var bound: [String] = []
+        if let id = requestID.valueIfPresent { bound.append(id) }  // no value
+        requestID.value = nil
+        if let id = requestID.valueIfPresent { bound.append(id) }  // a nil value
+        requestID.value = "req-42"
+        if let id = requestID.valueIfPresent { bound.append(id) }
+        #expect(bound == ["req-42"])
+        let flat = requestID.valueIfPresent
+        #expect(type(of: flat) == String?.self)
+        let nested: String?? = requestID.valueIfPresent  // the general overload, by type
+        #expect(nested == .some("req-42"))
+    }
+
+    @Test func valueIfPresentInGenericCodeKeepsBothLevels() {
+        func present<T>(_ local: ThreadLocal<T>) -> T? { local.valueIfPresent }
+        let requestID = ThreadLocal<String?>()
+        #expect(present(requestID) == .none)
+        requestID.value = nil
+        #expect(present(requestID) == .some(.none))
     }
 }

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Compiles every ```swift and ```c block of the project's Markdown files.
 
-  python3 Scripts/check_snippets.py --modules <bin>/Modules [--list] [FILE.md ...]
+  python3 Scripts/check-snippets.py --modules <bin>/Modules [--list] [FILE.md ...]
 
 Run through Scripts/check-snippets.sh, which builds the ThreadLocals module
 first. Without FILE arguments it checks README.md, CONTRIBUTING.md,
 Benchmarks/README.md and every article of Sources/ThreadLocals/ThreadLocals.docc.
 
 Each Swift block is type-checked as a file of its own (top-level code allowed)
-after `import ThreadLocals`, with `swiftc -swift-version 6 -typecheck` against
-the built module. Each C block is compiled with `cc -std=c11 -Wall -Werror
+after `import ThreadLocals`, with `swiftc -swift-version 6 -typecheck
+-warnings-as-errors` against the built module: a snippet that makes users' builds
+warn fails too. Each C block is compiled with `cc -std=c11 -Wall -Werror
 -fsyntax-only -I include`; a C block that defines `main` is compiled and linked
 with the store (Sources/CThreadLocals/CThreadLocals.c) instead. Compiler
 messages name the Markdown file and line (#sourceLocation / #line).
@@ -179,7 +180,7 @@ def main():
                 with open(source, "w") as f:
                     f.write(swift_source(chain))
                 command = [
-                    "swiftc", "-swift-version", "6", "-typecheck",
+                    "swiftc", "-swift-version", "6", "-typecheck", "-warnings-as-errors",
                     "-I", args.modules, "-I", os.path.join(ROOT, "include"),
                     "-module-cache-path", os.path.join(work, "module-cache"), source,
                 ]
