@@ -16,6 +16,11 @@
 // - a destroyed slot's number may be reused, but every slot handle carries a
 //   generation, so a new slot never shows a value left by an earlier one.
 //
+// A shared library that contains the store can be loaded with `dlopen`, in
+// many copies. Once its store is first used (its first `ctl_slot_create`),
+// `dlclose` leaves that library loaded for the rest of the process: threads
+// that stored a value run the store's code when they exit.
+//
 // Every symbol starts with `ctl_`. Symbols that start with `ctl__` are
 // implementation details that the inline functions below need; do not use
 // them directly. Supported compilers: GCC and Clang, as C11 or later and as

@@ -27,8 +27,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#if !defined(_GNU_SOURCE)
+#define _GNU_SOURCE  // dladdr
+#endif
+
 #include "CThreadLocals.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -301,7 +306,20 @@ static void fork_child(void) {
     unlock();
 }
 
+// Keeps the object that contains the store loaded for good: the store's
+// pthread key, with `thread_exit` as its destructor, stays set in every thread
+// that stored a value, so unloading this code (dlclose) would make a later
+// thread exit call unmapped code. The reference taken here is never dropped.
+// Skipped where there is nothing to pin (a static executable: dladdr or
+// dlopen fails).
+static void pin_object(void) {
+    Dl_info info;
+    if (dladdr((void *)&store, &info) == 0 || info.dli_fname == NULL) return;
+    (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 static void store_init(void) {
+    pin_object();
     store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
