@@ -278,6 +278,11 @@ bool ctl__set_slow(ctl_slot slot, ctl_value value);
 /// Async-signal-safe: a signal handler may read and write a value that its
 /// thread already holds, through this pointer and the accessors below. Every
 /// other function of the store takes its mutex and is not async-signal-safe.
+/// The handler may interrupt its thread anywhere, in the store too: a value the
+/// thread is storing (`ctl_set`, `ctl_finish_initialization`) is there for the
+/// handler completely or not at all, and a handler's write is never lost to a
+/// `ctl_take` or thread exit it interrupts (the taken value includes it, or the
+/// handler finds no value).
 CTL_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot) {
     ctl__thread_block *block = ctl__tls;
     if (CTL_LIKELY(block->tags[slot.lane] == slot.generation)) return &block->values[slot.lane];

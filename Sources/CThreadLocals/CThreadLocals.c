@@ -201,6 +201,26 @@ static void clear_entry(entry_ref e) {
     e.value->u64 = 0;
 }
 
+// Empties an entry and returns the value it held. A signal handler on the
+// entry's thread writes the value only while the tag matches (the fast path),
+// so the tag is cleared first: a handler that ran before wrote a value that
+// is read afterwards, and one that runs later finds no value.
+static ctl_value take_entry(entry_ref e) {
+    *e.tag = CTL__TAG_EMPTY;
+    atomic_signal_fence(memory_order_seq_cst);
+    ctl_value value = *e.value;
+    e.value->u64 = 0;
+    return value;
+}
+
+// Fills an empty entry: the value first, then the tag, so that a signal
+// handler that sees the tag sees the value (and its write is not overwritten).
+static void fill_entry(entry_ref e, ctl_value value, uint32_t tag) {
+    *e.value = value;
+    atomic_signal_fence(memory_order_release);
+    *e.tag = tag;
+}
+
 static void free_block(ctl__thread_block *t) {
     for (uint32_t c = 0; c < t->chunk_count; c++) free(t->chunks[c]);
     free(t->chunks);
@@ -372,8 +392,8 @@ static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
         next = t->next;
         entry_ref e = entry_in(t, slot.index);
         if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
-        if (*e.tag == slot.generation) values[n++] = *e.value;
-        clear_entry(e);  // a value, or an initialisation mark that will not finish
+        if (*e.tag == slot.generation) values[n++] = take_entry(e);
+        else clear_entry(e);  // an initialisation mark that will not finish
         // The block of a thread past its last exit round is freed with its
         // last value (no thread uses it any more; see thread_exit).
         if (t->orphaned && !holds_values(t)) {
@@ -461,8 +481,8 @@ bool ctl_slot_is_live(ctl_slot slot) {
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != slot.generation) return false;
-    if (value) *value = *e.value;
-    clear_entry(e);
+    ctl_value taken = take_entry(e);
+    if (value) *value = taken;
     return true;
 }
 
@@ -473,10 +493,7 @@ bool ctl__set_slow(ctl_slot slot, ctl_value value) {
         ctl__thread_block *t = register_thread();
         if (t) e = ensure_entry(t, slot.index);
     }
-    if (e.tag) {
-        *e.value = value;
-        *e.tag = slot.generation;
-    }
+    if (e.tag) fill_entry(e, value, slot.generation);
     unlock();
     return e.tag != NULL;
 }
@@ -506,8 +523,7 @@ int ctl_begin_initialization(ctl_slot slot) {
 bool ctl_finish_initialization(ctl_slot slot, ctl_value value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != (slot.generation | CTL__TAG_INITIALIZING)) return false;
-    *e.value = value;
-    *e.tag = slot.generation;
+    fill_entry(e, value, slot.generation);
     return true;
 }
 
@@ -554,20 +570,19 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
         if (*e.tag == CTL__TAG_EMPTY) continue;
         slot_info *info = &store.slots[index];
         bool held = *e.tag == info->generation && info->state != slot_free;
-        if (held) {
-            info->inflight++;
-            *out = (pending){
-                .value = *e.value,
-                .destructor = info->destructor,
-                .context = info->context,
-                .slot = {.lane = lane_of(index), .generation = info->generation, .index = index},
-            };
+        if (!held) {
+            clear_entry(e);  // an initialisation mark that will not finish
+            continue;
         }
-        clear_entry(e);  // a value, or an initialisation mark that will not finish
-        if (held) {
-            *cursor = index + 1;
-            return true;
-        }
+        info->inflight++;
+        *out = (pending){
+            .value = take_entry(e),
+            .destructor = info->destructor,
+            .context = info->context,
+            .slot = {.lane = lane_of(index), .generation = info->generation, .index = index},
+        };
+        *cursor = index + 1;
+        return true;
     }
 }
 
