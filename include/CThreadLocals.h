@@ -167,17 +167,20 @@ enum {
 /// one at a time, in up to `CTL_EXIT_SWEEPS` sweeps: a value that a
 /// destructor stores is destroyed in the next sweep. A value stored during the
 /// last sweep stays, and is destroyed when its slot is destroyed (otherwise
-/// never, as pthread keys leak values set by their last destructor round). A
-/// value stored later in the thread's teardown, by another library's
-/// pthread-key destructor, sets the key again, so that the C library's next
-/// round destroys it; in its last round that is too late, and such a value,
-/// too, is destroyed only with its slot.
+/// never, as pthread keys leak values set by their last destructor round).
+/// The exited thread keeps no storage: such a value is kept with its slot, one
+/// word each (if memory for it runs out, the value is dropped without a
+/// destructor call). A value stored later in the thread's teardown, by another
+/// library's pthread-key destructor, sets the key again, so that the C
+/// library's next round destroys it; in its last round that is too late, and
+/// such a value, too, is destroyed only with its slot.
 int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void *CTL_NULLABLE context);
 
 /// Destroys a slot and every thread's value in it.
 ///
 /// Every value still held by a running thread is taken out in one pass and
-/// destroyed on the calling thread. Values that exiting threads are
+/// destroyed on the calling thread, and so is every value that exited threads
+/// left (see `ctl_slot_create`). Values that exiting threads are
 /// destroying at the same moment are destroyed by those threads, and waited
 /// for: when `ctl_slot_destroy` returns, no thread holds a value in the slot
 /// and no destructor call for it is in progress on another thread. One
@@ -244,9 +247,6 @@ typedef struct ctl__thread_block {
     /// reading it never sees freed memory.
     ctl__entry *CTL_NULLABLE *CTL_NULLABLE chunks;
     uint32_t chunk_count;
-    /// Whether the block outlived its thread's exit with values in it (see
-    /// `CThreadLocals.c`).
-    uint32_t orphaned;
     /// The slot whose destructor this thread is running at its exit (its
     /// in-flight call), or a zero handle.
     ctl_slot running;
@@ -397,6 +397,9 @@ typedef struct ctl_stats {
     size_t registered_threads;
     /// Size of the slot table (the highest slot number ever used, plus one).
     size_t slot_table_size;
+    /// Values that exited threads left (stored during their last exit sweep),
+    /// kept until their slots are destroyed (see `ctl_slot_create`).
+    size_t left_values;
 } ctl_stats;
 ctl_stats ctl_get_stats(void);
 

@@ -85,6 +85,11 @@ typedef struct slot_info {
     uint32_t state;       // slot_state
     // Destructor calls for this slot that exiting threads are running now.
     uint32_t inflight;
+    // Values that exited threads left in this slot (stored during their last
+    // exit sweep), destroyed with the slot: `left_count` of `left_capacity`.
+    uint32_t left_count;
+    uint32_t left_capacity;
+    ctl_value *left;
 } slot_info;
 
 static struct {
@@ -97,6 +102,7 @@ static struct {
     uint32_t free_capacity;
     size_t live_slots;
     size_t thread_count;
+    size_t left_values;  // sum of every slot's left_count
     ctl__thread_block *threads;
     pthread_key_t exit_key;
     int exit_key_error;
@@ -105,6 +111,16 @@ static struct {
 };
 
 static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+// CTL_TESTING: counts the entries of thread blocks that thread exits and
+// destroys read, so that tests can check what a slow path walks.
+#if defined(CTL_TESTING)
+static size_t entries_visited;
+#define VISIT() (entries_visited++)
+size_t ctl__test_entries_visited(void);
+#else
+#define VISIT() ((void)0)
+#endif
 
 static void thread_exit(void *block);
 
@@ -293,10 +309,11 @@ static entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
 
 // fork(): the child has one thread, a copy of the forking one. The mutex is
 // held across the fork so that the child never sees the store half-changed.
-// The child frees every other thread's block: those threads do not exist
-// there, so their values are dropped without destructor calls (as with
-// pthread keys). In-flight counts are recomputed: the forking thread may
-// itself be running an exit-time destructor (fork inside a destructor).
+// The child frees every other thread's block and the values that exited
+// threads left: those threads do not exist there, so their values are dropped
+// without destructor calls (as with pthread keys). In-flight counts are
+// recomputed: the forking thread may itself be running an exit-time
+// destructor (fork inside a destructor).
 static void fork_prepare(void) { lock(); }
 static void fork_parent(void) { unlock(); }
 static void fork_child(void) {
@@ -309,6 +326,7 @@ static void fork_child(void) {
     }
     store.threads = NULL;
     store.thread_count = 0;
+    store.left_values = 0;
     if (self != EMPTY_BLOCK) {
         self->next = self->prev = NULL;
         store.threads = self;
@@ -318,6 +336,9 @@ static void fork_child(void) {
     bool running = self != EMPTY_BLOCK && self->running.generation != 0;
     for (uint32_t i = 0; i < store.slot_count; i++) {
         slot_info *info = &store.slots[i];
+        free(info->left);
+        info->left = NULL;
+        info->left_count = info->left_capacity = 0;
         info->inflight = running && self->running.index == i ? 1 : 0;
         if (info->state == slot_draining && info->inflight == 0) release_number(i);
     }
@@ -383,25 +404,30 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
 
 // Takes up to `capacity` values of `slot` out of the registered blocks into
 // `values`, clearing their entries. Lock held.
-static bool holds_values(ctl__thread_block *t);
-
 static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
     size_t n = 0;
-    ctl__thread_block *next;
-    for (ctl__thread_block *t = store.threads; t && n < capacity; t = next) {
-        next = t->next;
+    for (ctl__thread_block *t = store.threads; t && n < capacity; t = t->next) {
         entry_ref e = entry_in(t, slot.index);
+        VISIT();
         if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
         if (*e.tag == slot.generation) values[n++] = take_entry(e);
         else clear_entry(e);  // an initialisation mark that will not finish
-        // The block of a thread past its last exit round is freed with its
-        // last value (no thread uses it any more; see thread_exit).
-        if (t->orphaned && !holds_values(t)) {
-            unlink_block(t);
-            free_block(t);
-        }
     }
     return n;
+}
+
+// Appends a value that an exiting thread leaves behind to its slot's list.
+// Out of memory, the value is dropped (never destroyed). Lock held.
+static void leave_value(slot_info *info, ctl_value value) {
+    if (info->left_count == info->left_capacity) {
+        uint32_t capacity = info->left_capacity ? info->left_capacity * 2 : 4;
+        ctl_value *left = capacity > info->left_capacity ? realloc(info->left, capacity * sizeof *left) : NULL;
+        if (left == NULL) return;
+        info->left = left;
+        info->left_capacity = capacity;
+    }
+    info->left[info->left_count++] = value;
+    store.left_values++;
 }
 
 static void destroy_values(ctl_destructor destructor, void *context, const ctl_value *values, size_t n) {
@@ -452,6 +478,18 @@ int ctl_slot_destroy(ctl_slot slot) {
             lock();
         }
     }
+    // Then the values of exited threads. No block holds a value of the slot
+    // any more, and none can gain one, so the list is complete.
+    info = &store.slots[slot.index];  // the table may have moved
+    ctl_value *left = info->left;
+    size_t left_count = info->left_count;
+    store.left_values -= left_count;
+    info->left = NULL;
+    info->left_count = info->left_capacity = 0;
+    unlock();
+    destroy_values(destructor, context, left, left_count);
+    free(left);
+    lock();
     // Wait for exiting threads that took a value of this slot out before we
     // did, unless this thread is itself running an exit-time destructor.
     ctl__thread_block *self = ctl__tls;
@@ -534,12 +572,22 @@ void ctl_cancel_initialization(ctl_slot slot) {
     unlock();
 }
 
+#if defined(CTL_TESTING)
+size_t ctl__test_entries_visited(void) {
+    lock();
+    size_t n = entries_visited;
+    unlock();
+    return n;
+}
+#endif
+
 ctl_stats ctl_get_stats(void) {
     lock();
     ctl_stats stats = {
         .live_slots = store.live_slots,
         .registered_threads = store.thread_count,
         .slot_table_size = store.slot_count,
+        .left_values = store.left_values,
     };
     unlock();
     return stats;
@@ -567,6 +615,7 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
             if (index < c * CTL_INLINE_SLOTS) index = c * CTL_INLINE_SLOTS;
         }
         entry_ref e = entry_in(t, index);
+        VISIT();
         if (*e.tag == CTL__TAG_EMPTY) continue;
         slot_info *info = &store.slots[index];
         bool held = *e.tag == info->generation && info->state != slot_free;
@@ -586,15 +635,21 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
     }
 }
 
-static bool holds_values(ctl__thread_block *t) {
-    for (int i = 0; i < CTL_INLINE_SLOTS; i++)
-        if (t->tags[i] != CTL__TAG_EMPTY) return true;
-    for (uint32_t c = 0; c < t->chunk_count; c++) {
-        if (t->chunks[c] == NULL) continue;
-        for (int i = 0; i < CTL_INLINE_SLOTS; i++)
-            if (t->chunks[c][i].tag != CTL__TAG_EMPTY) return true;
+// Moves the values that `t` still holds (stored during the last exit sweep)
+// to their slots' lists, so that the block can be freed. Lock held.
+static void leave_values(ctl__thread_block *t) {
+    uint32_t end = t->chunk_count > 1 ? t->chunk_count * CTL_INLINE_SLOTS : CTL_INLINE_SLOTS;
+    for (uint32_t index = 0; index < end; index++) {
+        entry_ref e = entry_in(t, index);
+        if (e.tag == NULL) {
+            index |= CTL_INLINE_SLOTS - 1;  // no chunk: on to the next one
+            continue;
+        }
+        VISIT();
+        if (*e.tag == CTL__TAG_EMPTY) continue;
+        slot_info *info = &store.slots[index];
+        if (*e.tag == info->generation && info->state != slot_free) leave_value(info, *e.value);
     }
-    return false;
 }
 
 // The store's pthread key destructor: destroys the exiting thread's values,
@@ -625,14 +680,9 @@ static void thread_exit(void *block) {
         if (!found) break;
     }
     ctl__tls = EMPTY_BLOCK;
-    if (holds_values(t)) {
-        // Stored during the last sweep: the values stay in the block, in the
-        // list, and are destroyed with their slots; the last of them frees
-        // the block (see take_values).
-        t->orphaned = 1;
-        unlock();
-        return;
-    }
+    // A signal handler from here on sees the empty block, not `t`.
+    atomic_signal_fence(memory_order_seq_cst);
+    leave_values(t);
     unlink_block(t);
     unlock();
     free_block(t);

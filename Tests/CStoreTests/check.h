@@ -23,6 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+// The store built with CTL_TESTING (run.sh): entries of thread blocks read by
+// thread exits and destroys so far.
+size_t ctl__test_entries_visited(void);
+
 static int check_failures;
 
 #define CHECK(cond)                                                                                          \

@@ -19,6 +19,8 @@
 set -uo pipefail
 
 source "$(dirname "$0")/settings.sh"
+# The store counts the entries its slow paths visit, for the tests to read.
+cflags+=(-DCTL_TESTING)
 read -r -a emulator <<<"${EMULATOR:-}"
 timeout_seconds=${TIMEOUT:-60}
 
