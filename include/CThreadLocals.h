@@ -117,7 +117,7 @@ typedef struct ctl_slot {
     /// the chunk lookup takes over). Derivable from `index`, but kept so that
     /// the fast path needs no bounds check.
     uint32_t lane;
-    /// The generation of `index`: 1 ... 0x7ffffffe.
+    /// The generation of `index`: 1 ... 0x3ffffffe.
     uint32_t generation;
     /// The slot number.
     uint32_t index;
@@ -212,12 +212,14 @@ bool ctl_slot_is_live(ctl_slot slot);
 /// Tags of per-thread entries. Implementation detail.
 ///
 /// A tag is `CTL__TAG_EMPTY` when the thread has no value, the slot's
-/// generation when it has one, and the generation with `CTL__TAG_INITIALIZING`
-/// set while a lazy initialiser runs (see `ctl_begin_initialization`).
-/// `CTL__TAG_EMPTY` equals no generation a handle can carry, not even the 0 of
-/// a zero-initialized handle, so the inline check refuses such a handle with
-/// no extra test.
+/// generation when it has one, the generation with `CTL__TAG_INITIALIZING`
+/// set while a lazy initialiser runs (see `ctl_begin_initialization`), and the
+/// generation with `CTL__TAG_RESERVED` set after the thread took its value out
+/// (see `ctl_take`). `CTL__TAG_EMPTY` equals no generation a handle can carry,
+/// not even the 0 of a zero-initialized handle, so the inline check refuses
+/// such a handle with no extra test.
 #define CTL__TAG_INITIALIZING 0x80000000u
+#define CTL__TAG_RESERVED 0x40000000u
 #define CTL__TAG_EMPTY 0xffffffffu
 
 /// An entry of a heap chunk (slots at and above `CTL_INLINE_SLOTS`).
@@ -314,7 +316,8 @@ CTL_INLINE ctl_value ctl_get(ctl_slot slot, ctl_value fallback) {
 /// first, or remove it with `ctl_take`, to destroy it yourself).
 ///
 /// Cost: a few inline instructions when the thread already holds a value in
-/// the slot; the first store of a thread in a slot takes the store's mutex.
+/// the slot; the first store of a thread in a slot takes the store's mutex; a
+/// store after `ctl_take` takes no lock (a call, a tag check and the store).
 CTL_INLINE bool ctl_set(ctl_slot slot, ctl_value value) {
     ctl_value *current = ctl_value_pointer(slot);
     if (CTL_LIKELY(current != NULL)) {
@@ -327,7 +330,9 @@ CTL_INLINE bool ctl_set(ctl_slot slot, ctl_value value) {
 /// Removes the calling thread's value from `slot` without destroying it.
 ///
 /// Returns true and writes the value to `*value` (if not NULL) if the thread
-/// held one; returns false if it held none.
+/// held one; returns false if it held none. The slot then reads as empty, but
+/// its entry stays the thread's: the thread's next store in the slot takes no
+/// lock.
 bool ctl_take(ctl_slot slot, ctl_value *CTL_NULLABLE value);
 
 /// Typed accessors: the value as a pointer or scalar, NULL or 0 if the thread

@@ -61,10 +61,14 @@ CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL_TLS_MODEL = (ctl__thread_block
 
 #define EMPTY_BLOCK ((ctl__thread_block *)&empty_block)
 
-// The largest generation: with CTL__TAG_INITIALIZING set it is still not
-// CTL__TAG_EMPTY. Tests may lower it to reach retirement quickly.
+// The largest generation: below CTL__TAG_RESERVED, so that a tag with
+// either flag set is no generation and not CTL__TAG_EMPTY. Tests may lower
+// it to reach retirement quickly.
 #ifndef CTL__MAX_GENERATION
-#define CTL__MAX_GENERATION 0x7ffffffeu
+#define CTL__MAX_GENERATION 0x3ffffffeu
+#endif
+#if CTL__MAX_GENERATION >= CTL__TAG_RESERVED
+#error "generations must stay below the tag flags"
 #endif
 
 enum {
@@ -113,13 +117,17 @@ static struct {
 static pthread_once_t store_once = PTHREAD_ONCE_INIT;
 
 // CTL_TESTING: counts the entries of thread blocks that thread exits and
-// destroys read, so that tests can check what a slow path walks.
+// destroys read, and the stores that took the mutex, so that tests can check
+// what a slow path does.
 #if defined(CTL_TESTING)
-static size_t entries_visited;
+static size_t entries_visited, locked_stores;
 #define VISIT() (entries_visited++)
+#define LOCKED_STORE() (locked_stores++)
 size_t ctl__test_entries_visited(void);
+size_t ctl__test_locked_stores(void);
 #else
 #define VISIT() ((void)0)
+#define LOCKED_STORE() ((void)0)
 #endif
 
 static void thread_exit(void *block);
@@ -217,12 +225,13 @@ static void clear_entry(entry_ref e) {
     e.value->u64 = 0;
 }
 
-// Empties an entry and returns the value it held. A signal handler on the
-// entry's thread writes the value only while the tag matches (the fast path),
-// so the tag is cleared first: a handler that ran before wrote a value that
-// is read afterwards, and one that runs later finds no value.
-static ctl_value take_entry(entry_ref e) {
-    *e.tag = CTL__TAG_EMPTY;
+// Empties an entry, leaving `tag` (empty, or reserved), and returns the value
+// it held. A signal handler on the entry's thread writes the value only while
+// the tag matches (the fast path), so the tag is changed first: a handler
+// that ran before wrote a value that is read afterwards, and one that runs
+// later finds no value.
+static ctl_value take_entry(entry_ref e, uint32_t tag) {
+    *e.tag = tag;
     atomic_signal_fence(memory_order_seq_cst);
     ctl_value value = *e.value;
     e.value->u64 = 0;
@@ -410,8 +419,8 @@ static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
         entry_ref e = entry_in(t, slot.index);
         VISIT();
         if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
-        if (*e.tag == slot.generation) values[n++] = take_entry(e);
-        else clear_entry(e);  // an initialisation mark that will not finish
+        if (*e.tag == slot.generation) values[n++] = take_entry(e, CTL__TAG_EMPTY);
+        else clear_entry(e);  // a reserved entry, or an initialisation mark that will not finish
     }
     return n;
 }
@@ -519,14 +528,25 @@ bool ctl_slot_is_live(ctl_slot slot) {
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != slot.generation) return false;
-    ctl_value taken = take_entry(e);
+    // The entry stays the thread's, so that its next store takes no lock.
+    ctl_value taken = take_entry(e, slot.generation | CTL__TAG_RESERVED);
     if (value) *value = taken;
     return true;
 }
 
 bool ctl__set_slow(ctl_slot slot, ctl_value value) {
+    // No lock for an entry that the thread reserved with ctl_take: it is in
+    // the thread's own registered block, and only a destroy of the slot
+    // clears it, which the contract forbids concurrently with this store. So
+    // the reserved tag proves the slot live.
+    entry_ref e = entry_in(ctl__tls, slot.index);
+    if (e.tag != NULL && *e.tag == (slot.generation | CTL__TAG_RESERVED)) {
+        fill_entry(e, value, slot.generation);
+        return true;
+    }
     lock();
-    entry_ref e = {NULL, NULL};
+    LOCKED_STORE();
+    e = (entry_ref){NULL, NULL};
     if (is_live(slot)) {
         ctl__thread_block *t = register_thread();
         if (t) e = ensure_entry(t, slot.index);
@@ -579,6 +599,13 @@ size_t ctl__test_entries_visited(void) {
     unlock();
     return n;
 }
+
+size_t ctl__test_locked_stores(void) {
+    lock();
+    size_t n = locked_stores;
+    unlock();
+    return n;
+}
 #endif
 
 ctl_stats ctl_get_stats(void) {
@@ -620,12 +647,12 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
         slot_info *info = &store.slots[index];
         bool held = *e.tag == info->generation && info->state != slot_free;
         if (!held) {
-            clear_entry(e);  // an initialisation mark that will not finish
+            clear_entry(e);  // a reserved entry, or an initialisation mark that will not finish
             continue;
         }
         info->inflight++;
         *out = (pending){
-            .value = take_entry(e),
+            .value = take_entry(e, CTL__TAG_EMPTY),
             .destructor = info->destructor,
             .context = info->context,
             .slot = {.lane = lane_of(index), .generation = info->generation, .index = index},

@@ -53,7 +53,7 @@ static void *signal_target(void *arg) {
 }
 
 int main(void) {
-    int signals = small_mode() ? 5000 : 20000;
+    int signals = small_mode() ? 2000 : 5000;
     slot = make_slot(NULL, NULL);
     struct sigaction action;
     memset(&action, 0, sizeof action);
