@@ -28,19 +28,22 @@ static void on_signal(int signal) {
 static void *loop(void *arg) {
     (void)arg;
     long long sum = 0;
-    for (unsigned i = 0; !atomic_load(&stop); i++) {
+    for (unsigned i = 0;; i++) {
         if (i % 2 == 0) {
             CHECK(ctl_set_i64(slot, 0));
         } else {
             CHECK_EQ(ctl_begin_initialization(slot), CTL_OK);
             CHECK(ctl_finish_initialization(slot, (ctl_value){.i64 = 0}));
         }
+        // Read while the value is held: ThreadSanitizer delivers signals only
+        // at such calls, and its runs then see the handler write the value.
+        bool last = atomic_load(&stop);
         ctl_value taken;
         CHECK(ctl_take(slot, &taken));
         sum += taken.i64;
+        // Every signal was handled before `stop` was set.
+        if (last) return (void *)(intptr_t)sum;
     }
-    // Every signal was handled before `stop` was set.
-    return (void *)(intptr_t)sum;
 }
 
 static void *signal_target(void *arg) {
