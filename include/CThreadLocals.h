@@ -16,6 +16,11 @@
 // - a destroyed slot's number may be reused, but every slot handle carries a
 //   generation, so a new slot never shows a value left by an earlier one.
 //
+// A shared library that contains the store can be loaded with `dlopen`, in
+// many copies. Once its store is first used (its first `ctl_slot_create`),
+// `dlclose` leaves that library loaded for the rest of the process: threads
+// that stored a value run the store's code when they exit.
+//
 // Every symbol starts with `ctl_`. Symbols that start with `ctl__` are
 // implementation details that the inline functions below need; do not use
 // them directly. Supported compilers: GCC and Clang, as C11 or later and as
@@ -112,7 +117,7 @@ typedef struct ctl_slot {
     /// the chunk lookup takes over). Derivable from `index`, but kept so that
     /// the fast path needs no bounds check.
     uint32_t lane;
-    /// The generation of `index`: 1 ... 0x7ffffffe.
+    /// The generation of `index`: 1 ... 0x3ffffffe.
     uint32_t generation;
     /// The slot number.
     uint32_t index;
@@ -175,17 +180,19 @@ enum {
 /// every time is cut off, after `CTL_EXIT_SWEEPS` sweeps: the value stored
 /// during the last sweep stays, and is destroyed when its slot is destroyed
 /// (otherwise never, as pthread keys leak values set by their last destructor
-/// round). A
-/// value stored later in the thread's teardown, by another library's
-/// pthread-key destructor, sets the key again, so that the C library's next
-/// round destroys it; in its last round that is too late, and such a value,
-/// too, is destroyed only with its slot.
+/// round). The exited thread keeps no storage: such a value is kept with its
+/// slot, one word each (if memory for it runs out, the value is dropped
+/// without a destructor call). A value stored later in the thread's teardown,
+/// by another library's pthread-key destructor, sets the key again, so that
+/// the C library's next round destroys it; in its last round that is too
+/// late, and such a value, too, is destroyed only with its slot.
 int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void *CTL_NULLABLE context);
 
 /// Destroys a slot and every thread's value in it.
 ///
 /// Every value held by a running thread is taken out in one pass and
-/// destroyed on the calling thread before `ctl_slot_destroy` returns. A value
+/// destroyed on the calling thread before `ctl_slot_destroy` returns, and so
+/// is every value that exited threads left (see `ctl_slot_create`). A value
 /// that an exiting thread has already taken out for its destructor call is
 /// destroyed by that thread, possibly after `ctl_slot_destroy` returns: like
 /// `pthread_key_delete`, it never waits for another thread, so it cannot
@@ -223,12 +230,14 @@ bool ctl_slot_is_live(ctl_slot slot);
 /// Tags of per-thread entries. Implementation detail.
 ///
 /// A tag is `CTL__TAG_EMPTY` when the thread has no value, the slot's
-/// generation when it has one, and the generation with `CTL__TAG_INITIALIZING`
-/// set while a lazy initialiser runs (see `ctl_begin_initialization`).
-/// `CTL__TAG_EMPTY` equals no generation a handle can carry, not even the 0 of
-/// a zero-initialized handle, so the inline check refuses such a handle with
-/// no extra test.
+/// generation when it has one, the generation with `CTL__TAG_INITIALIZING`
+/// set while a lazy initialiser runs (see `ctl_begin_initialization`), and the
+/// generation with `CTL__TAG_RESERVED` set after the thread took its value out
+/// (see `ctl_take`). `CTL__TAG_EMPTY` equals no generation a handle can carry,
+/// not even the 0 of a zero-initialized handle, so the inline check refuses
+/// such a handle with no extra test.
 #define CTL__TAG_INITIALIZING 0x80000000u
+#define CTL__TAG_RESERVED 0x40000000u
 #define CTL__TAG_EMPTY 0xffffffffu
 
 /// An entry of a heap chunk (slots at and above `CTL_INLINE_SLOTS`).
@@ -258,9 +267,6 @@ typedef struct ctl__thread_block {
     /// reading it never sees freed memory.
     ctl__entry *CTL_NULLABLE *CTL_NULLABLE chunks;
     uint32_t chunk_count;
-    /// Whether the block outlived its thread's exit with values in it (see
-    /// `CThreadLocals.c`).
-    uint32_t orphaned;
     /// The slot whose destructor this thread is running at its exit (its
     /// in-flight call), or a zero handle.
     ctl_slot running;
@@ -292,6 +298,11 @@ bool ctl__set_slow(ctl_slot slot, ctl_value value);
 /// Async-signal-safe: a signal handler may read and write a value that its
 /// thread already holds, through this pointer and the accessors below. Every
 /// other function of the store takes its mutex and is not async-signal-safe.
+/// The handler may interrupt its thread anywhere, in the store too: a value the
+/// thread is storing (`ctl_set`, `ctl_finish_initialization`) is there for the
+/// handler completely or not at all, and a handler's write is never lost to a
+/// `ctl_take` or thread exit it interrupts (the taken value includes it, or the
+/// handler finds no value).
 CTL_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot) {
     ctl__thread_block *block = ctl__tls;
     if (CTL_LIKELY(block->tags[slot.lane] == slot.generation)) return &block->values[slot.lane];
@@ -323,7 +334,8 @@ CTL_INLINE ctl_value ctl_get(ctl_slot slot, ctl_value fallback) {
 /// first, or remove it with `ctl_take`, to destroy it yourself).
 ///
 /// Cost: a few inline instructions when the thread already holds a value in
-/// the slot; the first store of a thread in a slot takes the store's mutex.
+/// the slot; the first store of a thread in a slot takes the store's mutex; a
+/// store after `ctl_take` takes no lock (a call, a tag check and the store).
 CTL_INLINE bool ctl_set(ctl_slot slot, ctl_value value) {
     ctl_value *current = ctl_value_pointer(slot);
     if (CTL_LIKELY(current != NULL)) {
@@ -336,7 +348,9 @@ CTL_INLINE bool ctl_set(ctl_slot slot, ctl_value value) {
 /// Removes the calling thread's value from `slot` without destroying it.
 ///
 /// Returns true and writes the value to `*value` (if not NULL) if the thread
-/// held one; returns false if it held none.
+/// held one; returns false if it held none. The slot then reads as empty, but
+/// its entry stays the thread's: the thread's next store in the slot takes no
+/// lock.
 bool ctl_take(ctl_slot slot, ctl_value *CTL_NULLABLE value);
 
 /// Typed accessors: the value as a pointer or scalar, NULL or 0 if the thread
@@ -406,6 +420,9 @@ typedef struct ctl_stats {
     size_t registered_threads;
     /// Size of the slot table (the highest slot number ever used, plus one).
     size_t slot_table_size;
+    /// Values that exited threads left (stored during their last exit sweep),
+    /// kept until their slots are destroyed (see `ctl_slot_create`).
+    size_t left_values;
 } ctl_stats;
 ctl_stats ctl_get_stats(void);
 

@@ -9,7 +9,7 @@
 # aarch64 glibc, cross-compiled with clang and run under qemu-user. The
 # sanitizer and emulator runs use the programs' smaller sizes (CTL_TEST_SMALL=1).
 # Generation exhaustion runs on its own, with the store's largest generation
-# lowered to 1000 (2^31 create/destroy cycles would take minutes).
+# lowered to 1000 (2^30 create/destroy cycles would take minutes).
 #
 # Tool notes:
 # - gcc-aarch64-linux-gnu conflicts with gcc-multilib, so aarch64 is

@@ -31,8 +31,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#if !defined(_GNU_SOURCE)
+#define _GNU_SOURCE  // dladdr
+#endif
+
 #include "CThreadLocals.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -57,14 +62,18 @@ static const ctl__thread_block empty_block = {
 
 CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL_TLS_MODEL = (ctl__thread_block *)&empty_block;
 
-_Static_assert(sizeof(void *) != 8 || sizeof(ctl__thread_block) == 832, "GettingStarted.md gives 832 bytes per thread");
+_Static_assert(sizeof(void *) != 8 || sizeof(ctl__thread_block) == 824, "GettingStarted.md gives 824 bytes per thread");
 
 #define EMPTY_BLOCK ((ctl__thread_block *)&empty_block)
 
-// The largest generation: with CTL__TAG_INITIALIZING set it is still not
-// CTL__TAG_EMPTY. Tests may lower it to reach retirement quickly.
+// The largest generation: below CTL__TAG_RESERVED, so that a tag with
+// either flag set is no generation and not CTL__TAG_EMPTY. Tests may lower
+// it to reach retirement quickly.
 #ifndef CTL__MAX_GENERATION
-#define CTL__MAX_GENERATION 0x7ffffffeu
+#define CTL__MAX_GENERATION 0x3ffffffeu
+#endif
+#if CTL__MAX_GENERATION >= CTL__TAG_RESERVED
+#error "generations must stay below the tag flags"
 #endif
 
 enum {
@@ -85,6 +94,11 @@ typedef struct slot_info {
     uint32_t state;       // slot_state
     // Destructor calls for this slot that exiting threads are running now.
     uint32_t inflight;
+    // Values that exited threads left in this slot (stored during their last
+    // exit sweep), destroyed with the slot: `left_count` of `left_capacity`.
+    uint32_t left_count;
+    uint32_t left_capacity;
+    ctl_value *left;
 } slot_info;
 
 static struct {
@@ -97,6 +111,7 @@ static struct {
     uint32_t free_capacity;
     size_t live_slots;
     size_t thread_count;
+    size_t left_values;  // sum of every slot's left_count
     ctl__thread_block *threads;
     pthread_key_t exit_key;
     int exit_key_error;
@@ -105,6 +120,20 @@ static struct {
 };
 
 static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+// CTL_TESTING: counts the entries of thread blocks that thread exits and
+// destroys read, and the stores that took the mutex, so that tests can check
+// what a slow path does.
+#if defined(CTL_TESTING)
+static size_t entries_visited, locked_stores;
+#define VISIT() (entries_visited++)
+#define LOCKED_STORE() (locked_stores++)
+size_t ctl__test_entries_visited(void);
+size_t ctl__test_locked_stores(void);
+#else
+#define VISIT() ((void)0)
+#define LOCKED_STORE() ((void)0)
+#endif
 
 static void thread_exit(void *block);
 
@@ -201,6 +230,27 @@ static void clear_entry(entry_ref e) {
     e.value->u64 = 0;
 }
 
+// Empties an entry, leaving `tag` (empty, or reserved), and returns the value
+// it held. A signal handler on the entry's thread writes the value only while
+// the tag matches (the fast path), so the tag is changed first: a handler
+// that ran before wrote a value that is read afterwards, and one that runs
+// later finds no value.
+static ctl_value take_entry(entry_ref e, uint32_t tag) {
+    *e.tag = tag;
+    atomic_signal_fence(memory_order_seq_cst);
+    ctl_value value = *e.value;
+    e.value->u64 = 0;
+    return value;
+}
+
+// Fills an empty entry: the value first, then the tag, so that a signal
+// handler that sees the tag sees the value (and its write is not overwritten).
+static void fill_entry(entry_ref e, ctl_value value, uint32_t tag) {
+    *e.value = value;
+    atomic_signal_fence(memory_order_release);
+    *e.tag = tag;
+}
+
 static void free_block(ctl__thread_block *t) {
     for (uint32_t c = 0; c < t->chunk_count; c++) free(t->chunks[c]);
     free(t->chunks);
@@ -273,10 +323,11 @@ static entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
 
 // fork(): the child has one thread, a copy of the forking one. The mutex is
 // held across the fork so that the child never sees the store half-changed.
-// The child frees every other thread's block: those threads do not exist
-// there, so their values are dropped without destructor calls (as with
-// pthread keys). In-flight counts are recomputed: the forking thread may
-// itself be running an exit-time destructor (fork inside a destructor).
+// The child frees every other thread's block and the values that exited
+// threads left: those threads do not exist there, so their values are dropped
+// without destructor calls (as with pthread keys). In-flight counts are
+// recomputed: the forking thread may itself be running an exit-time
+// destructor (fork inside a destructor).
 static void fork_prepare(void) { lock(); }
 static void fork_parent(void) { unlock(); }
 static void fork_child(void) {
@@ -289,6 +340,7 @@ static void fork_child(void) {
     }
     store.threads = NULL;
     store.thread_count = 0;
+    store.left_values = 0;
     if (self != EMPTY_BLOCK) {
         self->next = self->prev = NULL;
         store.threads = self;
@@ -298,6 +350,9 @@ static void fork_child(void) {
     bool running = self != EMPTY_BLOCK && self->running.generation != 0;
     for (uint32_t i = 0; i < store.slot_count; i++) {
         slot_info *info = &store.slots[i];
+        free(info->left);
+        info->left = NULL;
+        info->left_count = info->left_capacity = 0;
         info->inflight = running && self->running.index == i ? 1 : 0;
         if (info->state == slot_draining && info->inflight == 0) release_number(i);
     }
@@ -306,7 +361,20 @@ static void fork_child(void) {
     unlock();
 }
 
+// Keeps the object that contains the store loaded for good: the store's
+// pthread key, with `thread_exit` as its destructor, stays set in every thread
+// that stored a value, so unloading this code (dlclose) would make a later
+// thread exit call unmapped code. The reference taken here is never dropped.
+// Skipped where there is nothing to pin (a static executable: dladdr or
+// dlopen fails).
+static void pin_object(void) {
+    Dl_info info;
+    if (dladdr((void *)&store, &info) == 0 || info.dli_fname == NULL) return;
+    (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 static void store_init(void) {
+    pin_object();
     store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -350,25 +418,30 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
 
 // Takes up to `capacity` values of `slot` out of the registered blocks into
 // `values`, clearing their entries. Lock held.
-static bool holds_values(ctl__thread_block *t);
-
 static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
     size_t n = 0;
-    ctl__thread_block *next;
-    for (ctl__thread_block *t = store.threads; t && n < capacity; t = next) {
-        next = t->next;
+    for (ctl__thread_block *t = store.threads; t && n < capacity; t = t->next) {
         entry_ref e = entry_in(t, slot.index);
+        VISIT();
         if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
-        if (*e.tag == slot.generation) values[n++] = *e.value;
-        clear_entry(e);  // a value, or an initialisation mark that will not finish
-        // The block of a thread past its last exit round is freed with its
-        // last value (no thread uses it any more; see thread_exit).
-        if (t->orphaned && !holds_values(t)) {
-            unlink_block(t);
-            free_block(t);
-        }
+        if (*e.tag == slot.generation) values[n++] = take_entry(e, CTL__TAG_EMPTY);
+        else clear_entry(e);  // a reserved entry, or an initialisation mark that will not finish
     }
     return n;
+}
+
+// Appends a value that an exiting thread leaves behind to its slot's list.
+// Out of memory, the value is dropped (never destroyed). Lock held.
+static void leave_value(slot_info *info, ctl_value value) {
+    if (info->left_count == info->left_capacity) {
+        uint32_t capacity = info->left_capacity ? info->left_capacity * 2 : 4;
+        ctl_value *left = capacity > info->left_capacity ? realloc(info->left, capacity * sizeof *left) : NULL;
+        if (left == NULL) return;
+        info->left = left;
+        info->left_capacity = capacity;
+    }
+    info->left[info->left_count++] = value;
+    store.left_values++;
 }
 
 static void destroy_values(ctl_destructor destructor, void *context, const ctl_value *values, size_t n) {
@@ -422,6 +495,18 @@ int ctl_slot_destroy(ctl_slot slot) {
             lock();
         }
     }
+    // Then the values of exited threads. No block holds a value of the slot
+    // any more, and none can gain one, so the list is complete.
+    info = &store.slots[slot.index];  // the table may have moved
+    ctl_value *left = info->left;
+    size_t left_count = info->left_count;
+    store.left_values -= left_count;
+    info->left = NULL;
+    info->left_count = info->left_capacity = 0;
+    unlock();
+    destroy_values(destructor, context, left, left_count);
+    free(left);
+    lock();
     // Exiting threads that took a value of this slot out before we did
     // destroy it themselves, and are not waited for: the last of them gives
     // the number back (end_inflight).
@@ -444,22 +529,30 @@ bool ctl_slot_is_live(ctl_slot slot) {
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != slot.generation) return false;
-    if (value) *value = *e.value;
-    clear_entry(e);
+    // The entry stays the thread's, so that its next store takes no lock.
+    ctl_value taken = take_entry(e, slot.generation | CTL__TAG_RESERVED);
+    if (value) *value = taken;
     return true;
 }
 
 bool ctl__set_slow(ctl_slot slot, ctl_value value) {
+    // No lock for an entry that the thread reserved with ctl_take: it is in
+    // the thread's own registered block, and only a destroy of the slot
+    // clears it, which the contract forbids concurrently with this store. So
+    // the reserved tag proves the slot live.
+    entry_ref e = entry_in(ctl__tls, slot.index);
+    if (e.tag != NULL && *e.tag == (slot.generation | CTL__TAG_RESERVED)) {
+        fill_entry(e, value, slot.generation);
+        return true;
+    }
     lock();
-    entry_ref e = {NULL, NULL};
+    LOCKED_STORE();
+    e = (entry_ref){NULL, NULL};
     if (is_live(slot)) {
         ctl__thread_block *t = register_thread();
         if (t) e = ensure_entry(t, slot.index);
     }
-    if (e.tag) {
-        *e.value = value;
-        *e.tag = slot.generation;
-    }
+    if (e.tag) fill_entry(e, value, slot.generation);
     unlock();
     return e.tag != NULL;
 }
@@ -489,8 +582,7 @@ int ctl_begin_initialization(ctl_slot slot) {
 bool ctl_finish_initialization(ctl_slot slot, ctl_value value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != (slot.generation | CTL__TAG_INITIALIZING)) return false;
-    *e.value = value;
-    *e.tag = slot.generation;
+    fill_entry(e, value, slot.generation);
     return true;
 }
 
@@ -501,12 +593,29 @@ void ctl_cancel_initialization(ctl_slot slot) {
     unlock();
 }
 
+#if defined(CTL_TESTING)
+size_t ctl__test_entries_visited(void) {
+    lock();
+    size_t n = entries_visited;
+    unlock();
+    return n;
+}
+
+size_t ctl__test_locked_stores(void) {
+    lock();
+    size_t n = locked_stores;
+    unlock();
+    return n;
+}
+#endif
+
 ctl_stats ctl_get_stats(void) {
     lock();
     ctl_stats stats = {
         .live_slots = store.live_slots,
         .registered_threads = store.thread_count,
         .slot_table_size = store.slot_count,
+        .left_values = store.left_values,
     };
     unlock();
     return stats;
@@ -534,35 +643,41 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
             if (index < c * CTL_INLINE_SLOTS) index = c * CTL_INLINE_SLOTS;
         }
         entry_ref e = entry_in(t, index);
+        VISIT();
         if (*e.tag == CTL__TAG_EMPTY) continue;
         slot_info *info = &store.slots[index];
         bool held = *e.tag == info->generation && info->state != slot_free;
-        if (held) {
-            info->inflight++;
-            *out = (pending){
-                .value = *e.value,
-                .destructor = info->destructor,
-                .context = info->context,
-                .slot = {.lane = lane_of(index), .generation = info->generation, .index = index},
-            };
+        if (!held) {
+            clear_entry(e);  // a reserved entry, or an initialisation mark that will not finish
+            continue;
         }
-        clear_entry(e);  // a value, or an initialisation mark that will not finish
-        if (held) {
-            *cursor = index + 1;
-            return true;
-        }
+        info->inflight++;
+        *out = (pending){
+            .value = take_entry(e, CTL__TAG_EMPTY),
+            .destructor = info->destructor,
+            .context = info->context,
+            .slot = {.lane = lane_of(index), .generation = info->generation, .index = index},
+        };
+        *cursor = index + 1;
+        return true;
     }
 }
 
-static bool holds_values(ctl__thread_block *t) {
-    for (int i = 0; i < CTL_INLINE_SLOTS; i++)
-        if (t->tags[i] != CTL__TAG_EMPTY) return true;
-    for (uint32_t c = 0; c < t->chunk_count; c++) {
-        if (t->chunks[c] == NULL) continue;
-        for (int i = 0; i < CTL_INLINE_SLOTS; i++)
-            if (t->chunks[c][i].tag != CTL__TAG_EMPTY) return true;
+// Moves the values that `t` still holds (stored during the last exit sweep)
+// to their slots' lists, so that the block can be freed. Lock held.
+static void leave_values(ctl__thread_block *t) {
+    uint32_t end = t->chunk_count > 1 ? t->chunk_count * CTL_INLINE_SLOTS : CTL_INLINE_SLOTS;
+    for (uint32_t index = 0; index < end; index++) {
+        entry_ref e = entry_in(t, index);
+        if (e.tag == NULL) {
+            index |= CTL_INLINE_SLOTS - 1;  // no chunk: on to the next one
+            continue;
+        }
+        VISIT();
+        if (*e.tag == CTL__TAG_EMPTY) continue;
+        slot_info *info = &store.slots[index];
+        if (*e.tag == info->generation && info->state != slot_free) leave_value(info, *e.value);
     }
-    return false;
 }
 
 // The store's pthread key destructor: destroys the exiting thread's values,
@@ -595,15 +710,9 @@ static void thread_exit(void *block) {
         if (!found) break;
     }
     ctl__tls = EMPTY_BLOCK;
-    if (holds_values(t)) {
-        // Stored during the last sweep: the values stay in the block, in the
-        // list, and are destroyed with their slots; the last of them frees
-        // the block (see take_values).
-        t->orphaned = 1;
-        unlock();
-        end_uncancellable(cancel_state);
-        return;
-    }
+    // A signal handler from here on sees the empty block, not `t`.
+    atomic_signal_fence(memory_order_seq_cst);
+    leave_values(t);
     unlink_block(t);
     unlock();
     free_block(t);

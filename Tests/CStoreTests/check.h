@@ -23,6 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+// The store built with CTL_TESTING (run.sh): entries of thread blocks read by
+// thread exits and destroys so far, and stores that took the store's mutex.
+size_t ctl__test_entries_visited(void);
+size_t ctl__test_locked_stores(void);
+
 static int check_failures;
 
 #define CHECK(cond)                                                                                          \

@@ -256,9 +256,9 @@ int cth_destructor_reentrancy(void) {
     CHECK(ctl_slot_destroy(second_slot) == CTL_OK);
     CHECK(ctl_slot_destroy(stubborn_slot) == CTL_OK);
     // Destroyed by this thread, whose store into the dying slot is refused.
-    // (That the exited thread's block goes with its last value is checked by
-    // Tests/CStoreTests/test_orphaned_block.c, alone in its process: other
-    // tests here start and end threads in parallel.)
+    // (That the exited thread keeps only its last value, not its block, is
+    // checked by Tests/CStoreTests/test_values_left_at_exit.c, alone in its
+    // process: other tests here start and end threads in parallel.)
     CHECK(atomic_load(&stubborn_rounds) == CTL_EXIT_SWEEPS + 1);
     CHECK(atomic_load(&stubborn_refused) == 1);
     return 0;

@@ -1,0 +1,88 @@
+// A store after ctl_take takes no lock: the taken entry stays the thread's.
+// Counted by the store (CTL_TESTING: stores that took the mutex), for a slot
+// in the inline lanes and one in a chunk. The kept entry holds no value for
+// anyone else: the slot reads as empty, its destroy and the thread's exit
+// destroy nothing for it, a stale handle still cannot store after a destroy,
+// and the number's next slot starts empty.
+#include "check.h"
+
+static tally destroyed;
+
+static void *take_and_exit(void *arg) {
+    ctl_slot slot = *(ctl_slot *)arg;
+    CHECK(ctl_set_uword(slot, 1));
+    CHECK(ctl_take(slot, NULL));
+    return NULL;
+}
+
+static void *take_store_again_and_exit(void *arg) {
+    ctl_slot slot = *(ctl_slot *)arg;
+    CHECK(ctl_set_uword(slot, 1));
+    CHECK(ctl_take(slot, NULL));
+    CHECK(ctl_set_uword(slot, 2));
+    return NULL;
+}
+
+static void check_slot(ctl_slot s) {
+    size_t locked = ctl__test_locked_stores();
+    CHECK(ctl_set_uword(s, 1));  // the thread's first store in the slot
+    CHECK_EQ(ctl__test_locked_stores(), locked + 1);
+    ctl_value taken;
+    CHECK(ctl_take(s, &taken));
+    CHECK_EQ(taken.uword, 1);
+    CHECK(!ctl_has_value(s));
+    CHECK_EQ(ctl_get_uword(s), 0);
+    CHECK(!ctl_take(s, NULL));
+    CHECK(ctl_set_uword(s, 2));  // again, after take: no lock
+    CHECK_EQ(ctl_get_uword(s), 2);
+    CHECK(ctl_take(s, NULL));
+    CHECK_EQ(ctl_begin_initialization(s), CTL_OK);  // lazy initialisation after take
+    CHECK(!ctl_has_value(s));
+    CHECK(ctl_finish_initialization(s, (ctl_value){.uword = 3}));
+    CHECK_EQ(ctl_get_uword(s), 3);
+    CHECK(ctl_take(s, NULL));
+    CHECK(ctl_set_uword(s, 4));
+    CHECK(ctl_take(s, NULL));
+    CHECK_EQ(ctl__test_locked_stores(), locked + 1);
+
+    // The slot is destroyed while the thread's entry is kept: nothing to
+    // destroy, and the stale handle cannot store (the mutex refuses it).
+    int before = atomic_load(&destroyed.total);
+    CHECK_EQ(ctl_slot_destroy(s), CTL_OK);
+    CHECK_EQ(atomic_load(&destroyed.total), before);
+    CHECK(!ctl_set_uword(s, 5));
+    CHECK(!ctl_has_value(s));
+    // The number's next slot starts empty, and the stale handle stays refused.
+    ctl_slot next = make_slot(count_value, &destroyed);
+    CHECK_EQ(next.index, s.index);
+    CHECK(!ctl_has_value(next));
+    CHECK(ctl_set_uword(next, 6));
+    CHECK(!ctl_set_uword(s, 7));
+    CHECK_EQ(ctl_get_uword(next), 6);
+
+    // A thread's exit destroys nothing for a kept entry, and destroys a value
+    // stored into one.
+    before = atomic_load(&destroyed.total);
+    int twos = atomic_load(&destroyed.hits[2]);
+    join_thread(start_thread(take_and_exit, &next));
+    CHECK_EQ(atomic_load(&destroyed.total), before);
+    join_thread(start_thread(take_store_again_and_exit, &next));
+    CHECK_EQ(atomic_load(&destroyed.total), before + 1);
+    CHECK_EQ(atomic_load(&destroyed.hits[2]), twos + 1);
+    CHECK(ctl_take(next, NULL));
+    CHECK_EQ(ctl_slot_destroy(next), CTL_OK);
+}
+
+int main(void) {
+    tally_init(&destroyed, 16);
+    check_slot(make_slot(count_value, &destroyed));
+    // A slot beyond the inline lanes.
+    ctl_slot fillers[CTL_INLINE_SLOTS];
+    for (int i = 0; i < CTL_INLINE_SLOTS; i++) fillers[i] = make_slot(NULL, NULL);
+    ctl_slot chunked = make_slot(count_value, &destroyed);
+    CHECK(chunked.index >= CTL_INLINE_SLOTS);
+    check_slot(chunked);
+    for (int i = 0; i < CTL_INLINE_SLOTS; i++) CHECK_EQ(ctl_slot_destroy(fillers[i]), CTL_OK);
+    tally_free(&destroyed);
+    return finish("store_after_take");
+}
