@@ -107,7 +107,7 @@ internal final class _CellOwner<Cell: AnyObject & Sendable, Total: Sendable>: Se
 /// total, takes the mutex once: a reader sees each thread's cell either live or
 /// folded into the total, never both and never neither.
 @usableFromInline
-internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>: Sendable {
+internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>: _ForkLockable {
     internal struct State: Sendable {
         /// Each live cell, with the thread that registered it.
         var live: [ObjectIdentifier: (cell: Cell, thread: UInt)] = [:]
@@ -140,7 +140,6 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
     }
 
     deinit {
-        _ForkHandlers.remove(self)
         state.deallocate()
     }
 
@@ -206,12 +205,15 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
 
     // MARK: fork()
 
-    /// Locks the mutex and those of the other threads' cells and returns true
-    /// if all are free; otherwise locks nothing and returns false.
-    fileprivate func tryLockForFork() -> Bool {
-        guard state.tryLock() else { return false }
+    /// Locks the mutex and those of the other threads' cells and returns nil
+    /// if all are free; otherwise locks nothing and returns a wait for the
+    /// busy one, which keeps that mutex's owner alive.
+    func tryLockForFork() -> (() -> Void)? {
+        guard state.tryLock() else {
+            return { [self] in state.withLock { _ in } }
+        }
         foldCellsLeftByFork(&state.value.pointee)
-        guard let cellMutex else { return true }
+        guard let cellMutex else { return nil }
         let thread = _currentThreadID()
         var locked: [UnsafeMutablePointer<pthread_mutex_t>] = []
         for entry in state.value.pointee.live.values where entry.thread != thread {
@@ -219,16 +221,20 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
             guard pthread_mutex_trylock(mutex) == 0 else {
                 for mutex in locked { pthread_mutex_unlock(mutex) }
                 state.unlock()
-                return false
+                let busy = entry.cell
+                return {
+                    pthread_mutex_lock(cellMutex(busy))
+                    pthread_mutex_unlock(cellMutex(busy))
+                }
             }
             locked.append(mutex)
         }
-        return true
+        return nil
     }
 
     /// Unlocks what `tryLockForFork()` locked; in the child, first marks the
     /// other threads' cells to be folded.
-    fileprivate func unlockAfterFork(inChild: Bool) {
+    func unlockAfterFork(inChild: Bool) {
         let thread = _currentThreadID()
         if inChild { state.value.pointee.forkingThread = thread }
         if let cellMutex {
@@ -257,27 +263,41 @@ internal func _currentThreadID() -> UInt {
 // fork() copies only the calling thread, so a mutex that another thread holds
 // at that moment stays locked in the child, and that thread's cells stay
 // registered there although it does not exist. The aggregates keep working in
-// a child as the C store's thread-locals do, with one handler list in folly's
+// a child, as the C store's thread-locals do, with one handler list in folly's
 // `AtFork` shape: the prepare handler try-locks every registry and the other
 // threads' cells (an accumulator's cell has a mutex, so no update is copied
-// half-done); when one is busy it releases everything and tries again, so no
-// order among registries and cells can deadlock it (an update may register in
-// another aggregate; a merge may drop the last reference to one). The child
-// marks each registry, whose first use there folds the other threads' cells,
-// as if those threads had exited. The forking thread's own cells are not
-// locked: it may fork inside an update. These handlers are installed after the
-// store's (a registry creates its thread-local first) and prepare handlers run
-// in reverse order, so registries are locked before the store's mutex, the
-// order of normal operation.
+// half-done). When one is busy it releases everything, waits for that one
+// alone and tries again, so no order among registries and cells can deadlock
+// it (an update may register in another aggregate). The child marks each
+// registry, whose first use there folds the other threads' cells, as if those
+// threads had exited. The forking thread's own cells are not locked: it may
+// fork inside an update. These handlers are installed after the store's (a
+// registry creates its thread-local first) and prepare handlers run in reverse
+// order, so registries are locked before the store's mutex, the order of
+// normal operation.
+
+/// A registry, as the fork handlers lock it.
+internal protocol _ForkLockable: AnyObject, Sendable {
+    func tryLockForFork() -> (() -> Void)?
+    func unlockAfterFork(inChild: Bool)
+}
+
 internal enum _ForkHandlers {
-    private struct Handler: Sendable {
-        let tryLock: @Sendable () -> Bool
-        let unlock: @Sendable (_ inChild: Bool) -> Void
+    private struct Entry: Sendable {
+        weak var registry: (any _ForkLockable)?
     }
 
-    /// Every live registry's handler. Its mutex is held from the prepare
-    /// handler to the parent or child handler. Never freed.
-    private static let handlers = _LockedStorage<[ObjectIdentifier: Handler]>.allocate([:])
+    private struct State: Sendable {
+        /// Every registry that may still be alive; pruned when one is added.
+        var entries: [Entry] = []
+        /// The registries locked from the prepare handler to the parent or
+        /// child handler, kept alive until then.
+        var locked: [any _ForkLockable] = []
+    }
+
+    /// Its mutex is held from the prepare handler to the parent or child
+    /// handler. Never freed.
+    private static let state = _LockedStorage<State>.allocate(State())
 
     private static let installed: Void = {
         let status = pthread_atfork({ _ForkHandlers.prepare() }, { _ForkHandlers.finish(inChild: false) }) {
@@ -286,33 +306,34 @@ internal enum _ForkHandlers {
         precondition(status == 0, "pthread_atfork failed: \(status)")
     }()
 
-    static func add<Cell, Total>(_ registry: _CellRegistry<Cell, Total>) {
+    static func add(_ registry: any _ForkLockable) {
         _ = installed
-        // Unowned: the registry's deinit removes the handler before it frees
-        // anything, under the mutex that every use of a handler holds.
-        let handler = Handler(
-            tryLock: { [unowned(unsafe) registry] in registry.tryLockForFork() },
-            unlock: { [unowned(unsafe) registry] in registry.unlockAfterFork(inChild: $0) }
-        )
-        handlers.withLock { $0[ObjectIdentifier(registry)] = handler }
+        state.withLock { state in
+            state.entries.removeAll { $0.registry == nil }
+            state.entries.append(Entry(registry: registry))
+        }
     }
 
-    static func remove(_ registry: AnyObject) {
-        handlers.withLock { $0[ObjectIdentifier(registry)] = nil }
-    }
-
+    /// Releases no registry with a mutex held: a registry's deinit may run any
+    /// code.
     private static func prepare() {
         while true {
-            handlers.lock()
-            var locked: [Handler] = []
-            for handler in handlers.value.pointee.values {
-                guard handler.tryLock() else { break }
-                locked.append(handler)
+            state.lock()
+            let registries = state.value.pointee.entries.compactMap(\.registry)
+            var wait: (() -> Void)?
+            var locked = 0
+            while wait == nil && locked < registries.count {
+                wait = registries[locked].tryLockForFork()
+                if wait == nil { locked += 1 }
             }
-            if locked.count == handlers.value.pointee.count { return }
-            for handler in locked { handler.unlock(false) }
-            handlers.unlock()
-            sched_yield()
+            guard let wait else {
+                state.value.pointee.locked = registries
+                return
+            }
+            for registry in registries[..<locked] { registry.unlockAfterFork(inChild: false) }
+            state.unlock()
+            wait()
+            withExtendedLifetime(registries) {}
         }
     }
 
@@ -320,8 +341,11 @@ internal enum _ForkHandlers {
     /// handler ran first, so the child needs no Swift type metadata that
     /// another thread of the parent may have been creating at the fork.
     private static func finish(inChild: Bool) {
-        for handler in handlers.value.pointee.values { handler.unlock(inChild) }
-        handlers.unlock()
+        let registries = state.value.pointee.locked
+        state.value.pointee.locked = []
+        for registry in registries { registry.unlockAfterFork(inChild: inChild) }
+        state.unlock()
+        withExtendedLifetime(registries) {}
     }
 }
 
