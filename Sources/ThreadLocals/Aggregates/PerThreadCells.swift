@@ -121,8 +121,8 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
     ///
     /// Invariant: 0 or the pointer of the cell that the thread's live owner
     /// owns. `unregister` clears it, so an access later in the thread's
-    /// teardown registers a new cell (folded by the next exit sweep, or with
-    /// the aggregate if that was the last) and never reaches a freed one.
+    /// teardown registers a new cell (released like any value stored then)
+    /// and never reaches a freed one.
     let cellPointer = ThreadLocal<UInt> { 0 }
     private let state: _LockedStorage<State>
     private let fold: @Sendable (Cell, inout Total) -> Void
@@ -262,19 +262,21 @@ internal func _currentThreadID() -> UInt {
 
 // fork() copies only the calling thread, so a mutex that another thread holds
 // at that moment stays locked in the child, and that thread's cells stay
-// registered there although it does not exist. The aggregates keep working in
-// a child, as the C store's thread-locals do, with one handler list in folly's
-// `AtFork` shape: the prepare handler try-locks every registry and the other
-// threads' cells (an accumulator's cell has a mutex, so no update is copied
-// half-done). When one is busy it releases everything, waits for that one
-// alone and tries again, so no order among registries and cells can deadlock
-// it (an update may register in another aggregate). The child marks each
-// registry, whose first use there folds the other threads' cells, as if those
-// threads had exited. The forking thread's own cells are not locked: it may
-// fork inside an update. These handlers are installed after the store's (a
-// registry creates its thread-local first) and prepare handlers run in reverse
-// order, so registries are locked before the store's mutex, the order of
-// normal operation.
+// registered there although it does not exist. POSIX allows a child of a
+// multi-threaded process only async-signal-safe calls; the C store goes
+// further and its thread-locals keep working in the child, and so do the
+// aggregates, with one handler list in folly's `AtFork` shape. The prepare
+// handler try-locks every registry and the other threads' cells (an
+// accumulator's cell has a mutex, so no update is copied half-done). When one
+// is busy it releases everything, waits for that one alone and tries again, so
+// no order among registries and cells can deadlock it (an update may register
+// in another aggregate). The child marks each registry, whose first use there
+// folds the other threads' cells, as if those threads had exited. The forking
+// thread's own cells are not locked: it may fork inside an update (but not
+// inside `merge`, which runs with a registry locked: that fork waits forever).
+// These handlers are installed after the store's (a registry creates its
+// thread-local first) and prepare handlers run in reverse order, so registries
+// are locked before the store's mutex, the order of normal operation.
 
 /// A registry, as the fork handlers lock it.
 internal protocol _ForkLockable: AnyObject, Sendable {
