@@ -24,7 +24,7 @@ public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
     @usableFromInline
     internal let _cells: _PerThreadCells<_AccumulatorCell<Value>, Value>
 
-    /// Creates an accumulator. Uses two thread-local slots.
+    /// Creates an accumulator.
     ///
     /// - Parameters:
     ///   - initial: Each thread's starting value, and the combined value

@@ -23,7 +23,7 @@ public final class ThreadLocalCounter: Sendable {
     @usableFromInline
     internal let _cells: _PerThreadCells<_CounterCell, Int>
 
-    /// Creates a counter whose sum is 0. Uses two thread-local slots.
+    /// Creates a counter whose sum is 0.
     public init() {
         let cells = _PerThreadCells<_CounterCell, Int>(
             total: 0,

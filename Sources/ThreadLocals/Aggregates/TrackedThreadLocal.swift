@@ -25,8 +25,7 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     internal let _cells: _PerThreadCells<Value, Void>
 
     /// Creates a tracked thread-local whose value on each thread starts as the
-    /// result of `initialValue`, run lazily on that thread. Uses two
-    /// thread-local slots.
+    /// result of `initialValue`, run lazily on that thread.
     ///
     /// `initialValue` must not access this same `TrackedThreadLocal` (that
     /// stops with a fatal error).
