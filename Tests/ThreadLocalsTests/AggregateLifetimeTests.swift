@@ -1,6 +1,8 @@
 import Synchronization
 import Testing
-import ThreadLocals
+import ThreadLocalsTestSupport
+
+@testable import ThreadLocals
 
 #if canImport(Glibc)
     import Glibc
@@ -65,6 +67,33 @@ struct AggregateLifetimeTests {
                 return failures
             }
         }
+    }
+
+    /// A thread's cell owner can be released after its aggregate is gone: a
+    /// thread that exits while the aggregate's deinit runs releases its own
+    /// owner, possibly after that deinit returned. Here the owner is taken out
+    /// of its slot, as the exiting thread does, and released last. It holds
+    /// what its deinit uses, and every value is released exactly once.
+    @Test("a cell owner released after its aggregate is gone folds and frees its cell")
+    func ownerOutlivesItsAggregate() {
+        let lifetimes = LifetimeCounter()
+        var accumulator: ThreadLocalAccumulator<[LifetimeTracked<Int>]>? = ThreadLocalAccumulator(initial: []) {
+            $0 += $1
+        }
+        var tracked: TrackedThreadLocal<LifetimeTracked<Int>>? = TrackedThreadLocal {
+            LifetimeTracked(2, counter: lifetimes)
+        }
+        accumulator?.update { $0.append(LifetimeTracked(1, counter: lifetimes)) }
+        _ = tracked?.value
+        let accumulatorOwner = accumulator?._cells.cellOwner.take()
+        let trackedOwner = tracked?._cells.cellOwner.take()
+        accumulator = nil
+        tracked = nil
+        #expect(lifetimes.live == 2)  // each held by its owner alone
+        _ = consume accumulatorOwner  // folds into the registry, which it held last
+        _ = consume trackedOwner
+        #expect(lifetimes.live == 0)
+        #expect(lifetimes.released == 2)
     }
 }
 
