@@ -44,7 +44,11 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
 
     /// The calling thread's value, created first if needed.
     @inlinable
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message: "the thread can change at every await; use it in a synchronous function, or TaskLocal for task context"
+    )
     public var value: Value {
         // `self` owns the value and the pointer does not: keep `self` alive
         // until the value has been retained for the caller.
@@ -56,7 +60,11 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     /// Calls `body` with the calling thread's value, created first if needed,
     /// without retaining it, and returns what `body` returns.
     @inlinable
-    @available(*, noasync, message: "the current thread can change at every await; use TaskLocal for task-bound values")
+    @available(
+        *,
+        noasync,
+        message: "the thread can change at every await; use it in a synchronous function, or TaskLocal for task context"
+    )
     public func withValue<Result, Failure: Error>(
         _ body: (Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
