@@ -59,11 +59,11 @@ for tool in "$@"; do
 done
 ((${#missing[@]})) || exit 0
 
-echo "installing with apt-get: ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
-    echo "error: not root; install them by hand: apt-get install ${missing[*]}" >&2
+    echo "error: missing, and not root to install them: apt-get install ${missing[*]}" >&2
     exit 1
 fi
+echo "installing with apt-get: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq "${missing[@]}" >/dev/null
