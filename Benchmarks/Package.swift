@@ -5,15 +5,33 @@
 //
 //   bash Benchmarks/compare.sh        # the side-by-side comparison (one table)
 //   bash Benchmarks/instructions.sh   # instructions per operation (callgrind)
+//   swift run -c release --package-path Benchmarks AggregateScaling   # the aggregates' scaling
 //
 // A nested package, so that the library's own dependency graph stays empty:
 // package-benchmark and swift-nio are dependencies of this package only.
 
 import PackageDescription
 
+let threadLocals: Target.Dependency = .product(name: "ThreadLocals", package: "swift-thread-local")
+let benchmark: Target.Dependency = .product(name: "Benchmark", package: "benchmark")
+
+/// A package-benchmark suite: `Benchmarks/NAME/NAME.swift`.
+func suite(_ name: String, _ dependencies: [Target.Dependency] = []) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: ["BenchmarkSupport", "BenchmarkThreads", "HotLoops", threadLocals, benchmark] + dependencies,
+        path: "Benchmarks/\(name)",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}
+
 let package = Package(
     name: "swift-thread-local-benchmarks",
     platforms: [.macOS(.v15)],
+    products: [
+        // Also used by Benchmarks/RealWorld.
+        .library(name: "BenchmarkThreads", targets: ["BenchmarkThreads"])
+    ],
     dependencies: [
         .package(name: "swift-thread-local", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
@@ -28,57 +46,24 @@ let package = Package(
         // both measure the same machine code.
         .target(
             name: "HotLoops",
-            dependencies: [
-                "CRawTLS",
-                .product(name: "ThreadLocals", package: "swift-thread-local"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            dependencies: ["CRawTLS", threadLocals, .product(name: "NIOPosix", package: "swift-nio")]
         ),
-        // Shared by the benchmark targets:
-        // per-operation configuration and a thread helper.
-        .target(
-            name: "BenchmarkSupport",
-            dependencies: [.product(name: "Benchmark", package: "benchmark")]
-        ),
+        // Per-operation configuration of the suites.
+        .target(name: "BenchmarkSupport", dependencies: [benchmark]),
+        // Starting, joining and pinning threads (pinning needs C: see CPinning.h).
+        .target(name: "CPinning"),
+        .target(name: "BenchmarkThreads", dependencies: ["CPinning"]),
         // The executable that `instructions.sh` runs under callgrind.
-        .executableTarget(
-            name: "InstructionCounts",
-            dependencies: ["HotLoops"]
-        ),
-        .executableTarget(
-            name: "ThreadLocalBenchmarks",
-            dependencies: [
-                "BenchmarkSupport",
-                "HotLoops",
-                .product(name: "ThreadLocals", package: "swift-thread-local"),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/ThreadLocalBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "ScalingBenchmarks",
-            dependencies: [
-                "BenchmarkSupport",
-                "HotLoops",
-                .product(name: "ThreadLocals", package: "swift-thread-local"),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/ScalingBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
+        .executableTarget(name: "InstructionCounts", dependencies: ["HotLoops"]),
+        suite("ThreadLocalBenchmarks"),
+        suite("ScalingBenchmarks"),
         // The per-thread aggregates: ThreadLocalCounter and
         // ThreadLocalAccumulator, against the S rows' Atomic and Mutex.
-        .executableTarget(
-            name: "AggregateBenchmarks",
-            dependencies: [
-                "BenchmarkSupport",
-                .product(name: "ThreadLocals", package: "swift-thread-local"),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/AggregateBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
+        suite("AggregateBenchmarks"),
+        // The aggregates' scaling in per-thread CPU time, with pinned threads
+        // and false sharing: runs that do not fit package-benchmark's
+        // one-closure samples. Writes Results/scaling.json (--json FILE).
+        .executableTarget(name: "AggregateScaling", dependencies: ["BenchmarkThreads", "HotLoops", threadLocals]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,8 +12,8 @@
 # --no-pin (do not pin the server to CPU 0 and wrk to CPU 1), --out DIR, --name NAME
 # (the result files' names: NAME.md and NAME.svg; default server).
 #
-# Loopback only (127.0.0.1, a port the kernel picks). wrk is installed with apt-get if
-# missing. Allocations are counted in the server by a preloaded malloc counter
+# Loopback only (127.0.0.1, a port the kernel picks). wrk and curl are installed if
+# missing (.ci/install-tools.sh). Allocations are counted in the server by a preloaded malloc counter
 # (RealWorld/Scripts/malloc-count.c), read through /stats before and after each run.
 set -euo pipefail
 trap 'echo "error: $0 failed at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -42,10 +42,7 @@ done
 }
 variants=(threadlocal per-request mutex nio-tsv)
 
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk"
-    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk >/dev/null; }
-fi
+bash .ci/install-tools.sh wrk curl
 
 swift build -c release --package-path $package --product RealWorldServer
 server=$(swift build -c release --package-path $package --show-bin-path)/RealWorldServer

@@ -1,5 +1,30 @@
 #!/usr/bin/env bash
-# Swift sources are formatted with the toolchain's swift-format and .swift-format.
+# Sources are formatted: Swift with the toolchain's swift-format and
+# .swift-format, C and C++ with clang-format and .clang-format.
+#
+#   bash .ci/steps/05-format.sh          # check (CI)
+#   bash .ci/steps/05-format.sh --fix    # format every file in place
 set -euo pipefail
-files=$(git ls-files '*.swift')
-swift format lint --strict $files
+cd "$(dirname "$0")/../.."
+bash .ci/install-tools.sh clang-format
+
+# Every tracked source file of each language.
+mapfile -t swift_files < <(git ls-files '*.swift')
+mapfile -t c_files < <(git ls-files '*.c' '*.h' '*.cpp')
+
+if [[ ${1:-} == --fix ]]; then
+    swift format --in-place "${swift_files[@]}"
+    clang-format -i "${c_files[@]}"
+    exit 0
+fi
+swift format lint --strict "${swift_files[@]}"
+unformatted=()
+for file in "${c_files[@]}"; do
+    clang-format "$file" | cmp -s - "$file" || unformatted+=("$file")
+done
+if ((${#unformatted[@]})); then
+    printf 'error: not formatted as .clang-format says: %s\n' "${unformatted[@]}" >&2
+    echo "run: bash .ci/steps/05-format.sh --fix (or clang-format -i FILE), and see the changes with git diff" >&2
+    exit 1
+fi
+echo "format: ${#swift_files[@]} Swift and ${#c_files[@]} C/C++ files formatted"

@@ -18,11 +18,17 @@ trap 'rm -rf "$work"' EXIT
 # -emit-sil: region-based isolation checks run on SIL, after type checking.
 typecheck() { swiftc -swift-version 6 -parse-as-library -emit-sil -o /dev/null -I "$modules" -I include "$@"; }
 
-# expect_errors FILE COUNT PATTERN: FILE must not compile, with COUNT errors
-# matching PATTERN (and no other error).
+# Declarations that the files below share: a class that is not Sendable.
+cat >"$work/shared.swift" <<'SWIFT'
+final class Scratch { var bytes: [UInt8] = [] }
+SWIFT
+
+# expect_errors FILE COUNT PATTERN <<SOURCE: FILE, with SOURCE, must not compile,
+# with COUNT errors matching PATTERN (and no other error).
 expect_errors() {
     local file=$1 count=$2 pattern=$3
-    if typecheck "$work/$file" 2>"$work/$file.errors"; then
+    cat >"$work/$file"
+    if typecheck -wmo "$work/$file" "$work/shared.swift" 2>"$work/$file.errors"; then
         echo "error: $file compiled, but must not" >&2
         exit 1
     fi
@@ -37,7 +43,7 @@ expect_errors() {
     echo "$file: $count of $count refused as expected"
 }
 
-cat >"$work/async_use.swift" <<'SWIFT'
+expect_errors async_use.swift 9 "unavailable from asynchronous contexts; the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context" <<'SWIFT'
 import ThreadLocals
 struct Request: Sendable { var id = 0 }
 let local = ThreadLocal { 0 }
@@ -52,7 +58,6 @@ func exchange() async -> Int? { local.exchange(2) }
 func peek() async -> Int? { local.valueIfPresent }
 func lend() async -> Int { local.withValue { $0 } }
 SWIFT
-expect_errors async_use.swift 9 "unavailable from asynchronous contexts; the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
 
 cat >"$work/async_ok.swift" <<'SWIFT'
 import ThreadLocals
@@ -74,16 +79,13 @@ SWIFT
 typecheck "$work/async_ok.swift"
 echo "async_ok.swift: withCurrentThreadValue after an await, and synchronous helpers, compile"
 
-cat >"$work/not_sendable_global.swift" <<'SWIFT'
+expect_errors not_sendable_global.swift 1 "not concurrency-safe" <<'SWIFT'
 import ThreadLocals
-final class Scratch { var bytes: [UInt8] = [] }
 let scratch = ThreadLocal { Scratch() }
 SWIFT
-expect_errors not_sendable_global.swift 1 "not concurrency-safe"
 
-cat >"$work/not_sendable_escape.swift" <<'SWIFT'
+expect_errors not_sendable_escape.swift 1 "risks causing data races" <<'SWIFT'
 import ThreadLocals
-final class Scratch { var bytes: [UInt8] = [] }
 func share() {
     let scratch = ThreadLocal { Scratch() }
     let mine = scratch.value
@@ -91,18 +93,15 @@ func share() {
     scratch.value.bytes.append(2)
 }
 SWIFT
-expect_errors not_sendable_escape.swift 1 "risks causing data races"
 
-cat >"$work/not_sendable_capture.swift" <<'SWIFT'
+expect_errors not_sendable_capture.swift 1 "risks causing data races" <<'SWIFT'
 import ThreadLocals
-final class Scratch { var bytes: [UInt8] = [] }
 func share() {
     let scratch = ThreadLocal { Scratch() }
     Task.detached { scratch.withCurrentThreadValue { $0.bytes.append(1) } }
     scratch.value.bytes.append(2)
 }
 SWIFT
-expect_errors not_sendable_capture.swift 1 "risks causing data races"
 
 cat >"$work/opt_in.swift" <<'SWIFT'
 import ThreadLocals

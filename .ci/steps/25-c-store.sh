@@ -24,30 +24,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # --- Tools ---------------------------------------------------------------------
-missing=()
-dpkg -s musl-tools >/dev/null 2>&1 || missing+=(musl-tools)
-dpkg -s gcc-multilib >/dev/null 2>&1 || missing+=(gcc-multilib)
-dpkg -s qemu-user >/dev/null 2>&1 || missing+=(qemu-user)
-dpkg -s libc6-dev-arm64-cross >/dev/null 2>&1 || missing+=(libc6-dev-arm64-cross)
-dpkg -s libgcc-12-dev-arm64-cross >/dev/null 2>&1 || missing+=(libgcc-12-dev-arm64-cross)
-command -v g++ >/dev/null 2>&1 || missing+=(g++)
-
-clang=$(command -v clang || true)
-if [[ -z "$clang" && -x /opt/swift/usr/bin/clang ]]; then clang=/opt/swift/usr/bin/clang; fi
-if [[ -z "$clang" ]]; then
-    missing+=(clang)
-    clang=/usr/bin/clang
-fi
-clang_dir=$(dirname "$clang")
-if ! command -v ld.lld >/dev/null 2>&1 && [[ ! -x "$clang_dir/ld.lld" ]]; then missing+=(lld); fi
-if ((${#missing[@]})); then
-    echo "installing: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-clang=$(readlink -f "$clang")
+bash .ci/install-tools.sh musl-gcc gcc-multilib qemu-aarch64 aarch64-libc ld.lld g++ clang
+# The Swift toolchain's clang (next to swift), or else the one on PATH.
+clang=$(dirname "$(readlink -f "$(command -v swift)")")/clang
+[[ -x $clang ]] || clang=$(readlink -f "$(command -v clang)")
 clangxx="$(dirname "$clang")/clang++"
 [[ -x "$clangxx" ]] || clangxx=$(command -v clang++)
+# The cross compiler's support files: the one GCC version that libgcc-*-dev-arm64-cross installed.
+aarch64_gcc=$(find /usr/lib/gcc-cross/aarch64-linux-gnu -mindepth 1 -maxdepth 1 -type d | sort -V | tail -n 1)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -62,8 +46,7 @@ if ! $clang $tsan_flags "$work/empty.c" -o "$work/empty" 2>/dev/null; then
 fi
 
 aarch64_cc="$clang --target=aarch64-linux-gnu -fuse-ld=lld --gcc-toolchain=/usr -isystem /usr/aarch64-linux-gnu/include"
-aarch64_cc+=" -L/usr/aarch64-linux-gnu/lib -B/usr/lib/gcc-cross/aarch64-linux-gnu/12"
-aarch64_cc+=" -L/usr/lib/gcc-cross/aarch64-linux-gnu/12"
+aarch64_cc+=" -L/usr/aarch64-linux-gnu/lib -B$aarch64_gcc -L$aarch64_gcc"
 
 # --- Runs ----------------------------------------------------------------------
 failures=()

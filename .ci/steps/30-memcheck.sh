@@ -11,6 +11,7 @@
 #   sigsuspend with a mask in read-only memory: valgrind itself dies with
 #   SIGSEGV. A two-line preload passes sigsuspend a writable copy.
 set -euo pipefail
+bash .ci/install-tools.sh valgrind objcopy
 # -enable-testing: some suites use @testable (swift test adds it itself).
 swift build -c release --build-tests --scratch-path .build/release -Xswiftc -enable-testing
 bin=$(swift build -c release --scratch-path .build/release --show-bin-path)

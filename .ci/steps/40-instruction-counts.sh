@@ -5,4 +5,5 @@
 # max(1 instruction, 10%) worse. Instruction counts, not wall time, so the
 # check is fast and does not depend on what else the machine is doing.
 set -euo pipefail
+bash .ci/install-tools.sh valgrind objcopy objdump
 bash Benchmarks/instructions.sh --check

@@ -125,7 +125,8 @@ if [[ -f "$consumer/Package.resolved" ]] && grep -q '"identity"' "$consumer/Pack
 fi
 
 # --- C consumers --------------------------------------------------------------
-clang=/opt/swift/usr/bin/clang
+# The Swift toolchain's clang (next to swift), or else the one on PATH.
+clang=$(dirname "$(readlink -f "$(command -v swift)")")/clang
 [[ -x $clang ]] || clang=clang
 
 echo "C: cc with #include <CThreadLocals.h>"

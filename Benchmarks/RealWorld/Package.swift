@@ -15,6 +15,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "swift-thread-local", path: "../.."),
+        // BenchmarkThreads: starting, joining and pinning threads, shared with the benchmarks.
+        .package(path: ".."),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -45,11 +47,10 @@ let package = Package(
         ),
         // Counter increments from 1, 2 and 4 threads through swift-metrics, for three
         // backends, and a check that every exported value is exact after the threads exit.
-        .target(name: "CPinning"),
         .executableTarget(
             name: "MetricsBenchmark",
             dependencies: [
-                "CPinning",
+                .product(name: "BenchmarkThreads", package: "Benchmarks"),
                 "ThreadLocalMetrics",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

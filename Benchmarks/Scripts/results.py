@@ -5,7 +5,8 @@
   results.py callgrind CASES.tsv N DIR_N DIR_2N OUT_DIR                      instructions.sh
   results.py disassembly BINARY FUNCTION...                                  instructions.sh
   results.py check BASELINE.json FRESH.json                                  instructions.sh --check
-  results.py chart | summary                                                 update-results.sh
+  results.py chart | summary | readmes                                       update-results.sh
+  results.py readmes --check                                                 .ci/steps/57-figures.sh
 
 Wall time comes from package-benchmark's JMH export (the one format with every
 metric's percentiles of every benchmark in one file); instructions per
@@ -392,7 +393,7 @@ def chart():
     print("wrote Benchmarks/Results/chart.svg")
 
 
-def summary():
+def summary_text():
     bench, ins = read_json(os.path.join(RESULTS, "benchmarks.json")), instructions()
     with open(os.path.join(RESULTS, "disassembly.txt")) as f:
         asm = f.read()
@@ -432,14 +433,105 @@ def summary():
     out += ["", "### The `ThreadLocal<Int>` increment loops", "", "`counter.value &+= 1`:", "", "```text",
             loop("threadLocalIntIncrementWrapping"), "```", "", "`counter.value += 1`:", "", "```text",
             loop("threadLocalIntIncrement"), "```"]
+    return "\n".join(out) + "\n"
+
+
+def summary():
     with open(os.path.join(RESULTS, "summary.md"), "w") as f:
-        f.write("\n".join(out) + "\n")
+        f.write(summary_text())
     print("wrote Benchmarks/Results/summary.md")
+
+
+# MARK: - The figures in the READMEs
+
+
+def headline():
+    """The README's headline figures, from the same files as the summary."""
+    bench, ins = read_json(os.path.join(RESULTS, "benchmarks.json")), instructions()
+    p50 = {n: r["p50"] for n, r in bench_rows(bench).items()}
+    machine = read_json(os.path.join(RESULTS, "instructions.json"))["machine"]
+    swift = re.sub(r"^Swift version (\S+).*", r"Swift \1", bench["swift"])
+    read, inc = "3 ThreadLocal<Int> read", "3 ThreadLocal<Int> value &+= 1"
+    if ins[read] == ins[inc] and ins[RAW_READ] == ins[RAW_INC]:
+        counts = f"a `ThreadLocal<Int>` read or increment is {ins[read]:g} instructions against {ins[RAW_READ]:g}"
+    else:
+        counts = (f"a `ThreadLocal<Int>` read is {ins[read]:g} instructions and an increment {ins[inc]:g}, against "
+                  f"{ins[RAW_READ]:g} and {ins[RAW_INC]:g}")
+    (_, read_best, _), (_, inc_best, _), (cls, cls_best, _), _ = best_alternatives(ins)
+    key = f"{ins[read] / ins[read_best]:.2f}×"
+    if f"{ins[inc] / ins[inc_best]:.2f}×" != key:
+        key += f" (read) and {ins[inc] / ins[inc_best]:.2f}× (increment)"
+    nio = "5 NIO ThreadSpecificVariable read"
+    counter, atomic = (f"S {k}, %d threads" for k in ["ThreadLocalCounter", "Atomic<Int>.wrappingAdd"])
+    return (f"Headline figures from one run (release builds, {swift}, Linux {machine}, {bench['nproc']} cores): "
+            f"{counts} for a raw `__thread` access (one load of the thread's block pointer and a tag check more; "
+            f"{fmt(p50[read])} vs {fmt(p50[RAW_READ])} ns for a read, {fmt(p50[inc])} vs {fmt(p50[RAW_INC])} ns for "
+            f"an increment in a tight loop); it is {key} the instructions of the tightest hand-written pthread key. "
+            f"Reading a `ThreadLocal` holding a class is {p50[nio] / p50[cls]:.1f}× faster than swift-nio's "
+            f"`ThreadSpecificVariable` and {ins[cls] / ins[cls_best]:.2f}× the instructions of the tightest "
+            f"pthread-key read. A `ThreadLocalCounter` gets {p50[counter % 1] / p50[counter % 2]:.2f}× the "
+            f"throughput from 1 to 2 threads, where a shared `Atomic<Int>` gets "
+            f"{p50[atomic % 1] / p50[atomic % 2]:.2f}×.")
+
+
+def wrap(text, width=80):
+    """Markdown prose wrapped as the READMEs are: at spaces outside code spans."""
+    lines, line = [], ""
+    for word in re.findall(r"(?:`[^`]*`|[^ `])+", text):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join(lines + [line])
+
+
+# (file, marker, generated text): each file holds the text between
+# `<!-- BEGIN marker -->` and `<!-- END marker -->`.
+GENERATED = [
+    (os.path.join(RESULTS, "summary.md"), None, summary_text),
+    (os.path.join(HERE, "README.md"), "benchmarks", lambda: "## The comparison\n\n" + summary_text().rstrip()),
+    (os.path.join(os.path.dirname(HERE), "README.md"), "headline", lambda: wrap(headline())),
+]
+
+
+def readmes(*args):
+    """Writes the generated parts of the READMEs (and summary.md); with
+    --check, fails if any of them differs from what the Results give."""
+    import difflib
+    stale = []
+    for path, marker, generate in GENERATED:
+        with open(path) as f:
+            old = f.read()
+        new = generate()
+        if marker:
+            begin, end = f"<!-- BEGIN {marker} -->", f"<!-- END {marker} -->"
+            if old.count(begin) != 1 or old.count(end) != 1:
+                sys.exit(f"error: {path} needs one {begin} and one {end} line")
+            head, rest = old.split(begin, 1)
+            new = head + begin + "\n" + new.rstrip("\n") + "\n" + end + rest.split(end, 1)[1]
+        name = os.path.relpath(path, os.path.dirname(HERE))
+        if new == old:
+            continue
+        if "--check" in args:
+            stale.append(name)
+            diff = difflib.unified_diff(old.splitlines(True), new.splitlines(True), name, name + " (generated)")
+            sys.stdout.writelines(diff)
+        else:
+            with open(path, "w") as f:
+                f.write(new)
+            print(f"wrote {name}")
+    if stale:
+        sys.exit("error: not generated from Benchmarks/Results: " + ", ".join(stale) +
+                 "; run: python3 Benchmarks/Scripts/results.py readmes")
+    if "--check" in args:
+        print("generated figures: " + ", ".join(os.path.relpath(p, os.path.dirname(HERE)) for p, _, _ in GENERATED)
+              + " agree with Benchmarks/Results")
 
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     commands = {"table": lambda: table(args), "callgrind": lambda: callgrind(*args),
                 "disassembly": lambda: disassembly(*args), "check": lambda: check(*args), "chart": chart,
-                "summary": summary}
+                "summary": summary, "readmes": lambda: readmes(*args)}
     sys.exit(commands[command]())

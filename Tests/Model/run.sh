@@ -10,14 +10,11 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 filter=${1:-.}
 
-if ! command -v spin >/dev/null 2>&1; then
-    echo "installing spin (apt-get)"
-    apt-get update -qq >/dev/null && apt-get install -y -qq spin >/dev/null || {
-        echo "error: spin is missing and could not be installed" >&2
-        echo "0 passed, 1 failed"
-        exit 1
-    }
-fi
+bash "$here/../../.ci/install-tools.sh" spin || {
+    echo "error: spin is missing and could not be installed" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -14,11 +14,13 @@
 //
 // The thread counts beyond the machine's cores (8 on a 2-core machine) show
 // that per-thread cells do not slow down when threads take turns.
-// Benchmarks/AggregateScaling measures the same cases with per-thread CPU time
-// and draws the README's chart.
+// The AggregateScaling executable measures the same cases with per-thread CPU
+// time and draws the README's chart.
 
 import Benchmark
 import BenchmarkSupport
+import BenchmarkThreads
+import HotLoops
 import Synchronization
 import ThreadLocals
 
@@ -27,16 +29,6 @@ import ThreadLocals
 #elseif canImport(Darwin)
     import Darwin
 #endif
-
-@inline(never)
-func counterIncrements(_ counter: ThreadLocalCounter, _ n: Int) {
-    for _ in 0..<n { counter.increment() }
-}
-
-@inline(never)
-func accumulatorUpdates(_ accumulator: ThreadLocalAccumulator<Int>, _ n: Int) {
-    for _ in 0..<n { accumulator.update { $0 &+= 1 } }
-}
 
 /// Threads that have a cell in `counter` and wait until `release()`.
 final class ParkedThreads: @unchecked Sendable {

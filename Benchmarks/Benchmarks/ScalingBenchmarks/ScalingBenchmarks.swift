@@ -14,6 +14,7 @@
 
 import Benchmark
 import BenchmarkSupport
+import BenchmarkThreads
 import CRawTLS
 import HotLoops
 import Synchronization

@@ -14,6 +14,7 @@
 
 import Benchmark
 import BenchmarkSupport
+import BenchmarkThreads
 import CRawTLS
 import HotLoops
 import Synchronization
@@ -26,13 +27,6 @@ import ThreadLocals
 #endif
 
 let fixtures = Fixtures()
-
-/// Operations per sample: enough that one sample takes about a millisecond.
-enum Size {
-    static let fast = 1 << 20  // ~1 ns per operation
-    static let medium = 1 << 14  // ~100 ns
-    static let slow = 1 << 10  // ~1 µs
-}
 
 /// Registers a hot single-thread case; the calling thread gets its values first
 /// (outside the measured loop, once per thread).
@@ -62,65 +56,10 @@ let pthreadKeys: [pthread_key_t] = (0..<256).map { _ in
 let manyLiveVariables = (0..<1_100).map { _ in ThreadLocal<Int> { 0 } }
 
 let benchmarks: @Sendable () -> Void = {
-    // 1. Raw __thread through inline C accessors: the floor.
-    hot("1 raw __thread read", Size.fast) { rawRead($0) }
-    hot("1 raw __thread increment (C, wrapping)", Size.fast) { rawIncrement($0) }
-    hot("1 raw __thread increment (Swift +, checked)", Size.fast) { rawIncrementChecked($0) }
-
-    // 2. The C typed slot API.
-    hot("2 ctl_get_i64", Size.fast) { slotRead(fixtures.slot, $0) }
-    hot("2 ctl_set_i64(ctl_get_i64 &+ 1)", Size.fast) { slotIncrement(fixtures.slot, $0) }
-    hot("2 ctl_value_pointer &+= 1", Size.fast) { slotPointerIncrement(fixtures.slot, $0) }
-
-    // 3. ThreadLocal.
-    hot("3 ThreadLocal<Int> read", Size.fast) { threadLocalIntRead(fixtures.threadLocalInt, $0) }
-    hot("3 ThreadLocal<Int> value += 1", Size.fast) { threadLocalIntIncrement(fixtures.threadLocalInt, $0) }
-    hot("3 ThreadLocal<Int> value &+= 1", Size.fast) { threadLocalIntIncrementWrapping(fixtures.threadLocalInt, $0) }
-    hot("3 ThreadLocal<Int> withValue &+= 1", Size.fast) { threadLocalIntWithValue(fixtures.threadLocalInt, $0) }
-    hot("3 ThreadLocal<Int> read, slot beyond inline lanes", Size.fast) {
-        threadLocalIntReadOutOfLine(fixtures.threadLocalIntOutOfLine, $0)
+    // Rows 1-8: every hot case of HotLoops.
+    for hotCase in hotCases {
+        hot("\(hotCase.row) \(hotCase.label)", hotCase.operations) { hotCase.run(fixtures, $0) }
     }
-    hot("3 ThreadLocal<Class> read", Size.fast) { threadLocalClassRead(fixtures.threadLocalClass, $0) }
-    hot("3 ThreadLocal<Class> value.count &+= 1", Size.medium) {
-        threadLocalClassIncrement(fixtures.threadLocalClass, $0)
-    }
-    hot("3 ThreadLocal<Struct+String> read", Size.fast) { threadLocalStructRead(fixtures.threadLocalStruct, $0) }
-    hot("3 ThreadLocal<Struct+String> value.count &+= 1", Size.fast) {
-        threadLocalStructIncrement(fixtures.threadLocalStruct, $0)
-    }
-    hot("3 ThreadLocal<Struct+String> withValue", Size.fast) {
-        threadLocalStructWithValue(fixtures.threadLocalStruct, $0)
-    }
-
-    // 4. A pthread key, by hand: the tightest spelling of each access (an Int
-    // pointer; a borrowed box) and the natural one (takeUnretainedValue).
-    hot("4 pthread key + Int pointer read", Size.medium) { pthreadKeyIntRead(fixtures.pthreadIntKey, $0) }
-    hot("4 pthread key + Int pointer &+= 1", Size.medium) { pthreadKeyIntIncrement(fixtures.pthreadIntKey, $0) }
-    hot("4 pthread key + Unmanaged read, guaranteed ref", Size.medium) {
-        pthreadKeyReadGuaranteed(fixtures.pthreadKey, $0)
-    }
-    hot("4 pthread key + Unmanaged read, unretained", Size.medium) { pthreadKeyRead(fixtures.pthreadKey, $0) }
-    hot("4 pthread key + Unmanaged count &+= 1, guaranteed ref", Size.medium) {
-        pthreadKeyIncrementGuaranteed(fixtures.pthreadKey, $0)
-    }
-    hot("4 pthread key + Unmanaged count &+= 1, unretained", Size.medium) {
-        pthreadKeyIncrement(fixtures.pthreadKey, $0)
-    }
-
-    // 5. swift-nio's ThreadSpecificVariable.
-    hot("5 NIO ThreadSpecificVariable read", Size.medium) { nioRead(fixtures.nioVariable, $0) }
-    hot("5 NIO ThreadSpecificVariable count &+= 1", Size.medium) { nioIncrement(fixtures.nioVariable, $0) }
-
-    // 6. Foundation.
-    hot("6 Thread.current.threadDictionary read", Size.slow) { threadDictionaryRead($0) }
-    hot("6 Thread.current.threadDictionary increment", Size.slow) { threadDictionaryIncrement($0) }
-
-    // 7. TaskLocal (read-only inside a binding scope).
-    hot("7 TaskLocal read in withValue", Size.medium) { taskLocalRead($0) }
-
-    // 8. A global Mutex<[thread id: Int]>.
-    hot("8 Mutex<[tid: Int]> read", Size.medium) { mutexMapRead(fixtures.mutexMap, $0) }
-    hot("8 Mutex<[tid: Int]> increment", Size.medium) { mutexMapIncrement(fixtures.mutexMap, $0) }
 
     // Lifecycle: one operation is one thread's whole life (start, work, exit).
     let threadsPerSample = 32
@@ -135,9 +74,10 @@ let benchmarks: @Sendable () -> Void = {
     // registration with the store. The raw __thread row is the floor (reading
     // the clock twice).
     func firstAccess(_ name: String, _ access: @escaping @Sendable () -> Void) {
-        perOperationTimedInside(
+        perOperation(
             "L first access on a fresh thread: \(name)",
             operations: threadsPerSample,
+            timedInside: true,
             maxDuration: .milliseconds(200)
         ) { n in
             let total = Atomic<Int>(0)

@@ -487,3 +487,134 @@ public func mutexMapIncrement(_ map: borrowing Mutex<[UInt: Int]>, _ n: Int) -> 
     let id = currentThreadID()
     return map.withLock { $0[id] ?? 0 }
 }
+
+// MARK: - The cases
+
+/// Operations per benchmark sample: enough that one sample takes about a millisecond.
+public enum Size {
+    public static let fast = 1 << 20  // ~1 ns per operation
+    public static let medium = 1 << 14  // ~100 ns
+    public static let slow = 1 << 10  // ~1 µs
+}
+
+/// One hot single-thread case: a loop above, run by the wall-clock benchmarks
+/// (ThreadLocalBenchmarks) and counted by callgrind (InstructionCounts).
+public struct HotCase: Sendable {
+    /// The row of the comparison: 1 raw `__thread`, 2 the C slot API,
+    /// 3 `ThreadLocal`, 4 a pthread key, 5 swift-nio, 6 Foundation, 7 TaskLocal,
+    /// 8 a Mutex-protected dictionary.
+    public let row: Int
+    public let label: String
+    /// The loop's function name, which the disassembly looks up.
+    public let function: String
+    /// Operations per benchmark sample.
+    public let operations: Int
+    /// Whether InstructionCounts counts it (row 6 is timed only).
+    public let counted: Bool
+    /// Runs the loop `n` times on the variables of `fixtures`.
+    public let run: @Sendable (_ fixtures: Fixtures, _ n: Int) -> Int
+
+    init(
+        _ row: Int,
+        _ label: String,
+        _ function: String,
+        _ operations: Int,
+        counted: Bool = true,
+        _ run: @escaping @Sendable (Fixtures, Int) -> Int
+    ) {
+        (self.row, self.label, self.function, self.operations, self.counted, self.run) =
+            (row, label, function, operations, counted, run)
+    }
+}
+
+/// Every hot case, in the order of the comparison's rows.
+public let hotCases: [HotCase] = [
+    // 1. Raw __thread through inline C accessors: the floor.
+    HotCase(1, "raw __thread read", "rawRead", Size.fast) { rawRead($1) },
+    HotCase(1, "raw __thread increment (C, wrapping)", "rawIncrement", Size.fast) { rawIncrement($1) },
+    HotCase(1, "raw __thread increment (Swift +, checked)", "rawIncrementChecked", Size.fast) {
+        rawIncrementChecked($1)
+    },
+    // 2. The C typed slot API.
+    HotCase(2, "ctl_get_i64", "slotRead", Size.fast) { slotRead($0.slot, $1) },
+    HotCase(2, "ctl_set_i64(ctl_get_i64 &+ 1)", "slotIncrement", Size.fast) { slotIncrement($0.slot, $1) },
+    HotCase(2, "ctl_value_pointer &+= 1", "slotPointerIncrement", Size.fast) { slotPointerIncrement($0.slot, $1) },
+    // 3. ThreadLocal.
+    HotCase(3, "ThreadLocal<Int> read", "threadLocalIntRead", Size.fast) { threadLocalIntRead($0.threadLocalInt, $1) },
+    HotCase(3, "ThreadLocal<Int> value += 1", "threadLocalIntIncrement", Size.fast) {
+        threadLocalIntIncrement($0.threadLocalInt, $1)
+    },
+    HotCase(3, "ThreadLocal<Int> value &+= 1", "threadLocalIntIncrementWrapping", Size.fast) {
+        threadLocalIntIncrementWrapping($0.threadLocalInt, $1)
+    },
+    HotCase(3, "ThreadLocal<Int> withValue &+= 1", "threadLocalIntWithValue", Size.fast) {
+        threadLocalIntWithValue($0.threadLocalInt, $1)
+    },
+    HotCase(3, "ThreadLocal<Int> read, slot beyond inline lanes", "threadLocalIntReadOutOfLine", Size.fast) {
+        threadLocalIntReadOutOfLine($0.threadLocalIntOutOfLine, $1)
+    },
+    HotCase(3, "ThreadLocal<Class> read", "threadLocalClassRead", Size.fast) {
+        threadLocalClassRead($0.threadLocalClass, $1)
+    },
+    HotCase(3, "ThreadLocal<Class> value.count &+= 1", "threadLocalClassIncrement", Size.medium) {
+        threadLocalClassIncrement($0.threadLocalClass, $1)
+    },
+    HotCase(3, "ThreadLocal<Struct+String> read", "threadLocalStructRead", Size.fast) {
+        threadLocalStructRead($0.threadLocalStruct, $1)
+    },
+    HotCase(3, "ThreadLocal<Struct+String> value.count &+= 1", "threadLocalStructIncrement", Size.fast) {
+        threadLocalStructIncrement($0.threadLocalStruct, $1)
+    },
+    HotCase(3, "ThreadLocal<Struct+String> withValue", "threadLocalStructWithValue", Size.fast) {
+        threadLocalStructWithValue($0.threadLocalStruct, $1)
+    },
+    // 4. A pthread key, by hand: the tightest spelling of each access (an Int
+    // pointer; a borrowed box) and the natural one (takeUnretainedValue).
+    HotCase(4, "pthread key + Int pointer read", "pthreadKeyIntRead", Size.medium) {
+        pthreadKeyIntRead($0.pthreadIntKey, $1)
+    },
+    HotCase(4, "pthread key + Int pointer &+= 1", "pthreadKeyIntIncrement", Size.medium) {
+        pthreadKeyIntIncrement($0.pthreadIntKey, $1)
+    },
+    HotCase(4, "pthread key + Unmanaged read, guaranteed ref", "pthreadKeyReadGuaranteed", Size.medium) {
+        pthreadKeyReadGuaranteed($0.pthreadKey, $1)
+    },
+    HotCase(4, "pthread key + Unmanaged read, unretained", "pthreadKeyRead", Size.medium) {
+        pthreadKeyRead($0.pthreadKey, $1)
+    },
+    HotCase(4, "pthread key + Unmanaged count &+= 1, guaranteed ref", "pthreadKeyIncrementGuaranteed", Size.medium) {
+        pthreadKeyIncrementGuaranteed($0.pthreadKey, $1)
+    },
+    HotCase(4, "pthread key + Unmanaged count &+= 1, unretained", "pthreadKeyIncrement", Size.medium) {
+        pthreadKeyIncrement($0.pthreadKey, $1)
+    },
+    // 5. swift-nio's ThreadSpecificVariable.
+    HotCase(5, "NIO ThreadSpecificVariable read", "nioRead", Size.medium) { nioRead($0.nioVariable, $1) },
+    HotCase(5, "NIO ThreadSpecificVariable count &+= 1", "nioIncrement", Size.medium) {
+        nioIncrement($0.nioVariable, $1)
+    },
+    // 6. Foundation.
+    HotCase(6, "Thread.current.threadDictionary read", "threadDictionaryRead", Size.slow, counted: false) {
+        threadDictionaryRead($1)
+    },
+    HotCase(6, "Thread.current.threadDictionary increment", "threadDictionaryIncrement", Size.slow, counted: false) {
+        threadDictionaryIncrement($1)
+    },
+    // 7. TaskLocal (read-only inside a binding scope).
+    HotCase(7, "TaskLocal read in withValue", "taskLocalRead", Size.medium) { taskLocalRead($1) },
+    // 8. A global Mutex<[thread id: Int]>.
+    HotCase(8, "Mutex<[tid: Int]> read", "mutexMapRead", Size.medium) { mutexMapRead($0.mutexMap, $1) },
+    HotCase(8, "Mutex<[tid: Int]> increment", "mutexMapIncrement", Size.medium) { mutexMapIncrement($0.mutexMap, $1) },
+]
+
+// MARK: - The per-thread aggregates (AggregateBenchmarks, AggregateScaling)
+
+@inline(never)
+public func counterIncrements(_ counter: ThreadLocalCounter, _ n: Int) {
+    for _ in 0..<n { counter.increment() }
+}
+
+@inline(never)
+public func accumulatorUpdates(_ accumulator: ThreadLocalAccumulator<Int>, _ n: Int) {
+    for _ in 0..<n { accumulator.update { $0 &+= 1 } }
+}

@@ -24,72 +24,7 @@ func caseBoundary() {
 
 let fixtures = Fixtures()
 
-/// (row of the comparison, label, name of the HotLoops function, the call).
-let cases: [(row: Int, label: String, function: String, run: (Int) -> Int)] = [
-    (1, "raw __thread read", "rawRead", { rawRead($0) }),
-    (1, "raw __thread increment (C, wrapping)", "rawIncrement", { rawIncrement($0) }),
-    (1, "raw __thread increment (Swift +, checked)", "rawIncrementChecked", { rawIncrementChecked($0) }),
-    (2, "ctl_get_i64", "slotRead", { slotRead(fixtures.slot, $0) }),
-    (2, "ctl_set_i64(ctl_get_i64 &+ 1)", "slotIncrement", { slotIncrement(fixtures.slot, $0) }),
-    (2, "ctl_value_pointer &+= 1", "slotPointerIncrement", { slotPointerIncrement(fixtures.slot, $0) }),
-    (3, "ThreadLocal<Int> read", "threadLocalIntRead", { threadLocalIntRead(fixtures.threadLocalInt, $0) }),
-    (
-        3, "ThreadLocal<Int> value += 1", "threadLocalIntIncrement",
-        { threadLocalIntIncrement(fixtures.threadLocalInt, $0) }
-    ),
-    (
-        3, "ThreadLocal<Int> value &+= 1", "threadLocalIntIncrementWrapping",
-        { threadLocalIntIncrementWrapping(fixtures.threadLocalInt, $0) }
-    ),
-    (
-        3, "ThreadLocal<Int> withValue &+= 1", "threadLocalIntWithValue",
-        { threadLocalIntWithValue(fixtures.threadLocalInt, $0) }
-    ),
-    (
-        3, "ThreadLocal<Int> read, slot beyond inline lanes", "threadLocalIntReadOutOfLine",
-        { threadLocalIntReadOutOfLine(fixtures.threadLocalIntOutOfLine, $0) }
-    ),
-    (3, "ThreadLocal<Class> read", "threadLocalClassRead", { threadLocalClassRead(fixtures.threadLocalClass, $0) }),
-    (
-        3, "ThreadLocal<Class> value.count &+= 1", "threadLocalClassIncrement",
-        { threadLocalClassIncrement(fixtures.threadLocalClass, $0) }
-    ),
-    (
-        3, "ThreadLocal<Struct+String> read", "threadLocalStructRead",
-        { threadLocalStructRead(fixtures.threadLocalStruct, $0) }
-    ),
-    (
-        3, "ThreadLocal<Struct+String> value.count &+= 1", "threadLocalStructIncrement",
-        { threadLocalStructIncrement(fixtures.threadLocalStruct, $0) }
-    ),
-    (
-        3, "ThreadLocal<Struct+String> withValue", "threadLocalStructWithValue",
-        { threadLocalStructWithValue(fixtures.threadLocalStruct, $0) }
-    ),
-    (4, "pthread key + Int pointer read", "pthreadKeyIntRead", { pthreadKeyIntRead(fixtures.pthreadIntKey, $0) }),
-    (
-        4, "pthread key + Int pointer &+= 1", "pthreadKeyIntIncrement",
-        { pthreadKeyIntIncrement(fixtures.pthreadIntKey, $0) }
-    ),
-    (
-        4, "pthread key + Unmanaged read, guaranteed ref", "pthreadKeyReadGuaranteed",
-        { pthreadKeyReadGuaranteed(fixtures.pthreadKey, $0) }
-    ),
-    (4, "pthread key + Unmanaged read, unretained", "pthreadKeyRead", { pthreadKeyRead(fixtures.pthreadKey, $0) }),
-    (
-        4, "pthread key + Unmanaged count &+= 1, guaranteed ref", "pthreadKeyIncrementGuaranteed",
-        { pthreadKeyIncrementGuaranteed(fixtures.pthreadKey, $0) }
-    ),
-    (
-        4, "pthread key + Unmanaged count &+= 1, unretained", "pthreadKeyIncrement",
-        { pthreadKeyIncrement(fixtures.pthreadKey, $0) }
-    ),
-    (5, "NIO ThreadSpecificVariable read", "nioRead", { nioRead(fixtures.nioVariable, $0) }),
-    (5, "NIO ThreadSpecificVariable count &+= 1", "nioIncrement", { nioIncrement(fixtures.nioVariable, $0) }),
-    (7, "TaskLocal read in withValue", "taskLocalRead", { taskLocalRead($0) }),
-    (8, "Mutex<[tid: Int]> read", "mutexMapRead", { mutexMapRead(fixtures.mutexMap, $0) }),
-    (8, "Mutex<[tid: Int]> increment", "mutexMapIncrement", { mutexMapIncrement(fixtures.mutexMap, $0) }),
-]
+let cases = hotCases.filter(\.counted)
 
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "--list" {
@@ -103,11 +38,11 @@ if arguments.first == "--list" {
     fixtures.prepareCurrentThread()
     var total = 0
     for entry in cases {
-        total &+= entry.run(16)  // warm-up: first-access work, page faults
+        total &+= entry.run(fixtures, 16)  // warm-up: first-access work, page faults
     }
     for entry in cases {
         caseBoundary()
-        total &+= entry.run(n)
+        total &+= entry.run(fixtures, n)
     }
     caseBoundary()
     print("checksum \(total)")

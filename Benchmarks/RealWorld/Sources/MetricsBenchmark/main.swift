@@ -5,7 +5,7 @@
 //
 //     swift run -c release MetricsBenchmark [--smoke] [--increments N] [--rounds R] [--markdown FILE]
 
-import CPinning
+import BenchmarkThreads
 import CoreMetrics
 import Foundation
 import Prometheus
@@ -88,42 +88,7 @@ func exportedValue(_ label: String, in text: String) -> Double? {
     return nil
 }
 
-// MARK: - Threads
-
-final class ThreadBody: Sendable {
-    let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-}
-
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-    #if canImport(Darwin)
-        var thread: pthread_t?
-    #else
-        var thread = pthread_t()
-    #endif
-    // The thread takes over the +1 reference made here and releases it.
-    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    let status = pthread_create(
-        &thread,
-        nil,
-        {
-            Unmanaged<ThreadBody>.fromOpaque($0!).takeRetainedValue().run(); return nil
-        },
-        context
-    )
-    precondition(status == 0, "pthread_create failed: \(status)")
-    #if canImport(Darwin)
-        return thread!
-    #else
-        return thread
-    #endif
-}
-
-/// Pins the calling thread to CPU `index % cores` (Linux), so that two threads run on
-/// two cores at once and contend for shared cache lines, instead of taking turns on one.
-func pin(_ index: Int) {
-    _ = rw_pin_to_cpu(Int32(index % ProcessInfo.processInfo.activeProcessorCount))
-}
+// MARK: - Threads (started and pinned with BenchmarkThreads, from the benchmark package)
 
 /// The calling thread's CPU time, in nanoseconds.
 func threadCPUTime() -> Double {

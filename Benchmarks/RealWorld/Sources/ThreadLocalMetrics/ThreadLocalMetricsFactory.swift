@@ -47,24 +47,33 @@ public final class ThreadLocalMetricsFactory: MetricsFactory {
     }
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
-        let key = Key(label, dimensions)
-        return registry.withLock { registry in
-            if let existing = registry.counters[key] { return existing }
-            let handler = ThreadLocalCounterHandler(label: label, dimensions: dimensions)
-            registry.counters[key] = handler
-            return handler
-        }
+        handler(\.counters, label, dimensions, ThreadLocalCounterHandler.init(label:dimensions:))
     }
 
     public func makeFloatingPointCounter(
         label: String,
         dimensions: [(String, String)]
     ) -> any FloatingPointCounterHandler {
+        handler(
+            \.floatingPointCounters,
+            label,
+            dimensions,
+            ThreadLocalFloatingPointCounterHandler.init(label:dimensions:)
+        )
+    }
+
+    /// The handler in `table` for `label` and `dimensions`, made by `make` the first time.
+    private func handler<Handler: Sendable>(
+        _ table: WritableKeyPath<Registry, [Key: Handler]> & Sendable,
+        _ label: String,
+        _ dimensions: [(String, String)],
+        _ make: (String, [(String, String)]) -> Handler
+    ) -> Handler {
         let key = Key(label, dimensions)
         return registry.withLock { registry in
-            if let existing = registry.floatingPointCounters[key] { return existing }
-            let handler = ThreadLocalFloatingPointCounterHandler(label: label, dimensions: dimensions)
-            registry.floatingPointCounters[key] = handler
+            if let existing = registry[keyPath: table][key] { return existing }
+            let handler = make(label, dimensions)
+            registry[keyPath: table][key] = handler
             return handler
         }
     }

@@ -6,7 +6,7 @@
 #if defined(__linux__)
 #include <sched.h>
 
-int rw_pin_to_cpu(int cpu) {
+int pin_to_cpu(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
@@ -14,7 +14,7 @@ int rw_pin_to_cpu(int cpu) {
     return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : errno;
 }
 #else
-int rw_pin_to_cpu(int cpu) {
+int pin_to_cpu(int cpu) {
     (void)cpu;
     return ENOSYS;
 }

@@ -11,8 +11,14 @@
 // - wall ns/op: wall-clock time of the whole run divided by all operations (all threads).
 //
 // The machine this runs on may have fewer cores than threads; the report says how many.
+//
+//     swift run -c release --package-path Benchmarks AggregateScaling [--ops N] [--rounds N] [--json FILE]
+//
+// Benchmarks/Scripts/scaling_chart.py draws Benchmarks/Results/scaling.svg from the JSON.
 
-import CPinning
+import BenchmarkThreads
+import Dispatch
+import HotLoops
 import Synchronization
 import ThreadLocals
 
@@ -30,53 +36,21 @@ func nanoseconds(_ clock: clockid_t) -> Double {
     return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
 }
 
-final class Barrier: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
+/// Blocks each caller until `count` callers have arrived. One use only.
+final class Barrier: Sendable {
     private let count: Int
-    private var arrived = 0
-    private var generation = 0
+    private let arrived = Atomic<Int>(0)
+    private let open = DispatchSemaphore(value: 0)
 
-    init(count: Int) {
-        self.count = count
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
-    }
+    init(count: Int) { self.count = count }
 
     func wait() {
-        pthread_mutex_lock(&mutex)
-        let mine = generation
-        arrived += 1
-        if arrived == count {
-            arrived = 0
-            generation += 1
-            pthread_cond_broadcast(&condition)
+        if arrived.add(1, ordering: .acquiringAndReleasing).newValue == count {
+            for _ in 1..<count { open.signal() }
         } else {
-            while generation == mine { pthread_cond_wait(&condition, &mutex) }
+            open.wait()
         }
-        pthread_mutex_unlock(&mutex)
     }
-}
-
-final class ThreadBody: Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-}
-
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    let status = pthread_create(
-        &thread,
-        nil,
-        { raw in
-            Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        },
-        context
-    )
-    precondition(status == 0)
-    return thread
 }
 
 /// Per-thread CPU times and wall-clock intervals, each written by its own thread.
@@ -90,14 +64,6 @@ final class Times: @unchecked Sendable {
         end = .allocate(capacity: count)
         for p in [cpu, start, end] { p.initialize(repeating: 0, count: count) }
     }
-}
-
-let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-
-/// Pins the calling thread to core `index % cores`, so that two threads run on two
-/// different cores whenever both are runnable.
-func pin(_ index: Int) {
-    _ = agg_pin_to_cpu(Int32(index % cores))
 }
 
 struct Measurement {
@@ -141,21 +107,11 @@ func measure(threads: Int, ops: Int, _ work: @escaping @Sendable (Int) -> Void) 
     )
 }
 
-// MARK: - The operations, each in its own counted loop
+// MARK: - The operations, each in its own counted loop (the aggregates' in HotLoops)
 
 @inline(never)
 func plainThreadLocal(_ variable: ThreadLocal<Int>, _ ops: Int) {
     for _ in 0..<ops { variable.value &+= 1 }
-}
-
-@inline(never)
-func counterIncrements(_ counter: ThreadLocalCounter, _ ops: Int) {
-    for _ in 0..<ops { counter.increment() }
-}
-
-@inline(never)
-func accumulatorUpdates(_ accumulator: ThreadLocalAccumulator<Int>, _ ops: Int) {
-    for _ in 0..<ops { accumulator.update { $0 &+= 1 } }
 }
 
 final class SharedAtomic: Sendable {
@@ -341,7 +297,7 @@ for threads in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
 }
 
 if let jsonPath {
-    var json = "{\n  \"cores\": \(cores),\n  \"ops\": \(ops),\n  \"rounds\": \(rounds),\n  \"increment\": [\n"
+    var json = "{\n  \"cores\": \(cpuCount),\n  \"ops\": \(ops),\n  \"rounds\": \(rounds),\n  \"increment\": [\n"
     json += rows.map {
         "    {\"name\": \"\($0.name)\", \"threads\": \($0.threads), \"cpu_ns\": \(fixed($0.best.cpu, 3)), "
             + "\"wall_ns\": \(fixed($0.best.wall, 3)), \"overlap\": \(fixed($0.best.overlap, 2))}"

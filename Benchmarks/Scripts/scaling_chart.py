@@ -2,7 +2,7 @@
 """Draws the scaling chart (SVG, no plotting library needed) and prints the Markdown tables
 for the README from the JSON written by `AggregateScaling --json FILE`.
 
-    python3 Benchmarks/AggregateScaling/chart.py scaling.json Benchmarks/AggregateScaling/scaling.svg
+    python3 Benchmarks/Scripts/scaling_chart.py Benchmarks/Results/scaling.json Benchmarks/Results/scaling.svg
 """
 import json
 import math
