@@ -34,8 +34,8 @@ int cth_basic_accessors(void) {
     CHECK(ctl_get_i64(slot) == -42);
     CHECK(ctl_set_u64(slot, UINT64_MAX));
     CHECK(ctl_get_u64(slot) == UINT64_MAX);
-    CHECK(ctl_set_double(slot, 2.5));
-    CHECK(ctl_get_double(slot) == 2.5);
+    CHECK(ctl_set_f64(slot, 2.5));
+    CHECK(ctl_get_f64(slot) == 2.5);
     CHECK(ctl_set_uword(slot, 7));
     CHECK(ctl_get_uword(slot) == 7);
     int x = 0;
@@ -276,10 +276,10 @@ int cth_misuse(void) {
     CHECK(!ctl_set_i64(slot, 4));  // use after destroy: not stored
     CHECK(!ctl_has_value(slot));
     CHECK(ctl_begin_initialization(slot) == CTL_EINVAL);
-    ctl_slot never = {.lane = 3, .generation = 12345, .index = 3};
+    ctl_slot never = {.ctl__lane = 3, .generation = 12345, .index = 3};
     CHECK(ctl_slot_destroy(never) == CTL_EINVAL);
     CHECK(!ctl_set_i64(never, 1));
-    ctl_slot bogus = {.lane = CTL_INLINE_SLOTS, .generation = 1, .index = 4000000000u};
+    ctl_slot bogus = {.ctl__lane = CTL_LANE_COUNT, .generation = 1, .index = 4000000000u};
     CHECK(!ctl_has_value(bogus));
     CHECK(!ctl_set_i64(bogus, 1));
     CHECK(ctl_slot_destroy(bogus) == CTL_EINVAL);

@@ -42,8 +42,8 @@ struct CAPITests {
         #expect(ctl_slot_create(&slot, nil, nil) == CTL_OK)
         defer { #expect(ctl_slot_destroy(slot) == CTL_OK) }
         #expect(!ctl_has_value(slot))
-        #expect(ctl_set_double(slot, 1.25))
-        #expect(ctl_get_double(slot) == 1.25)
+        #expect(ctl_set_f64(slot, 1.25))
+        #expect(ctl_get_f64(slot) == 1.25)
         #expect(ctl_set_i64(slot, -9))
         ctl_value_pointer(slot)!.pointee.i64 += 10
         #expect(ctl_get_i64(slot) == 1)
