@@ -21,13 +21,16 @@
 #define _GNU_SOURCE  // dladdr
 #endif
 
-#include "CThreadLocals.h"
-
+// The C library's headers first: with `-fmodules`, "CThreadLocals.h" is a
+// module import whose own inclusion of them (without _GNU_SOURCE) would
+// otherwise hide `dladdr` from this file.
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "CThreadLocals.h"
 
 // The block of every thread that has not stored a value. Never written: a
 // store misses on its tags and takes the slow path, which gives the thread a
