@@ -112,7 +112,8 @@ static void lazy_initialization(ctl_slot s) {
     CHECK(ctl_take(s, NULL));
 }
 
-// The zero-initialized handle names no slot, also while slot number 0 is live.
+// The zero-initialized handle names no slot, also while slot number 0 is live;
+// nor do made-up handles.
 static void zero_handle(void) {
     ctl_slot zero;
     memset(&zero, 0, sizeof zero);
@@ -130,6 +131,20 @@ static void zero_handle(void) {
     CHECK(!ctl_finish_initialization(zero, v));
     ctl_cancel_initialization(zero);
     CHECK_EQ(ctl_slot_destroy(zero), CTL_EINVAL);
+
+    // Handles not made by ctl_slot_create: a generation never handed out, and
+    // a number beyond the slot table in the chunk lane.
+    ctl_slot never = {.ctl__lane = 3, .generation = 12345, .index = 3};
+    ctl_slot beyond = {.ctl__lane = CTL_LANE_COUNT, .generation = 1, .index = 4000000000u};
+    CHECK(!ctl_slot_is_live(never));
+    CHECK(!ctl_has_value(never));
+    CHECK(!ctl_set_uword(never, 1));
+    CHECK_EQ(ctl_slot_destroy(never), CTL_EINVAL);
+    CHECK(!ctl_slot_is_live(beyond));
+    CHECK(!ctl_has_value(beyond));
+    CHECK(!ctl_set_uword(beyond, 1));
+    CHECK_EQ(ctl_begin_initialization(beyond), CTL_EINVAL);
+    CHECK_EQ(ctl_slot_destroy(beyond), CTL_EINVAL);
 }
 
 static atomic_int destroyed_count;

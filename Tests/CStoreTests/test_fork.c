@@ -30,6 +30,7 @@ static void *child_thread(void *arg) {
 
 // Runs in the child; returns the exit status.
 static int child(void) {
+    CHECK_EQ(ctl_get_stats().registered_threads, 1);  // the helper's block is gone
     CHECK_EQ(ctl_get_uword(inline_slot), 0);
     CHECK_EQ(ctl_get_uword(chunk_slot), 1);
     CHECK(ctl_set_uword(inline_slot, 4));
@@ -85,7 +86,7 @@ static void forks_during_churn(void) {
         REQUIRE(pid >= 0);
         if (pid == 0) {
             ctl_slot s;
-            int ok = ctl_slot_create(&s, NULL, NULL) == CTL_OK && ctl_set_uword(s, 9) && ctl_get_uword(s) == 9 &&
+            int ok = ctl_get_stats().registered_threads == 1 && ctl_slot_create(&s, NULL, NULL) == CTL_OK && ctl_set_uword(s, 9) && ctl_get_uword(s) == 9 &&
                      ctl_slot_destroy(s) == CTL_OK;
             _exit(ok ? 0 : 1);
         }
