@@ -9,8 +9,9 @@
 // the DocC article "How it works"
 // (Sources/ThreadLocals/ThreadLocals.docc/HowItWorks.md).
 //
-// Every symbol starts with `ctl_`. Symbols that start with `ctl__` or `CTL__`
-// are implementation details that may change in any release; do not use them.
+// Every name starts with `ctl_` or `CTL_`. Names that start with `ctl__` or
+// `CTL__` are implementation details that may change in any release; do not
+// use them.
 // Supported compilers: GCC and Clang, as C11 or later and as C++.
 //
 //===----------------------------------------------------------------------===//
