@@ -9,7 +9,10 @@
 // - The slow paths run under one mutex (`store.lock`); the few that do not
 //   touch only the calling thread's own registered block, and say so.
 // - Nothing waits for another thread.
-// - A destructor runs with the mutex released and cancellation disabled.
+// - A destructor runs with the mutex released and cancellation disabled; an
+//   exiting thread runs one at a time (`running`, counted in `inflight`).
+// - A slot number goes back to the free list only after its destroy has
+//   finished and its in-flight count is 0.
 // - Blocks are heap memory owned by the store: a thread that reaches another
 //   thread's block through `store.threads` never reads the stack or TLS of a
 //   thread that has gone.
