@@ -38,7 +38,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ThreadLocalsTests",
-            dependencies: ["ThreadLocals", "ThreadLocalsTestSupport", "CThreadLocalsTestHarness"]
+            dependencies: ["ThreadLocals", "ThreadLocalsTestSupport"]
         ),
         .testTarget(
             name: "ThreadLocalsStressTests",

@@ -1,33 +1,22 @@
 //===----------------------------------------------------------------------===//
 //
-// CThreadLocals: the slow paths of the slot store.
+// CThreadLocals: the slow paths of the slot store. The contract is in
+// `CThreadLocals.h`; the design, and every term used here (lanes, chunks,
+// registration, sweeps, in flight, left values, draining), in the DocC
+// article "How it works" (Sources/ThreadLocals/ThreadLocals.docc/HowItWorks.md).
 //
-// Everything here runs under one process-wide mutex (`store.lock`): slot
-// creation and destruction, a thread's first store in a slot, growth of a
-// thread's chunk directory, and a thread's teardown. The inline accessors in
-// the header never take it.
-//
-// Per-thread storage: a thread's `ctl__tls` pointer starts at `empty_block`
-// (every tag empty, never written). Its first store registers it: it allocates
-// the thread's own block on the heap, links it into `store.threads` and sets
-// the store's one pthread key, whose destructor (`thread_exit`) destroys the
-// thread's values when it exits. The blocks are heap memory owned by the
-// store, so another thread that reaches a block through the list never reads
-// the stack or TLS of a thread that has gone.
-//
-// Lock protocol (modelled in Tests/Model):
-// - A destructor always runs with the mutex released, and a thread runs at
-//   most one destructor at its exit at a time (`running`, counted in the
-//   slot's `inflight`).
-// - Nothing waits for another thread: `ctl_slot_destroy` destroys what it
-//   takes out and returns; a value that an exiting thread took out first is
-//   destroyed by that thread. So no cycle of waits can form, across copies of
-//   the store too.
-// - A slot number returns to the free list only once its destroy has finished
-//   and its in-flight count is 0 (until then it is "draining").
-// - The exit sweep and `ctl_slot_destroy` run with cancellation disabled: a
-//   destructor's cancellation point never unwinds through the store between
-//   a take and the bookkeeping after the destructor call.
+// Invariants of this file:
+// - The slow paths run under one mutex (`store.lock`); the few that do not
+//   touch only the calling thread's own registered block, and say so.
+// - Nothing waits for another thread.
+// - A destructor runs with the mutex released and cancellation disabled; an
+//   exiting thread runs one at a time (`running`, counted in `inflight`).
+// - A slot number goes back to the free list only after its destroy has
+//   finished and its in-flight count is 0.
+// - Blocks are heap memory owned by the store: a thread that reaches another
+//   thread's block through `store.threads` never reads the stack or TLS of a
+//   thread that has gone.
+// - The lock protocol is modelled in Tests/Model.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,32 +24,25 @@
 #define _GNU_SOURCE  // dladdr
 #endif
 
-#include "CThreadLocals.h"
-
+// The C library's headers first: with `-fmodules`, "CThreadLocals.h" is a
+// module import whose own inclusion of them (without _GNU_SOURCE) would
+// otherwise hide `dladdr` from this file.
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if CTL_INLINE_SLOTS != 64
-#error "empty_block's initializer lists 65 tags"
-#endif
-
-#define E CTL__TAG_EMPTY
-#define E8 E, E, E, E, E, E, E, E
+#include "CThreadLocals.h"
 
 // The block of every thread that has not stored a value. Never written: a
 // store misses on its tags and takes the slow path, which gives the thread a
 // block of its own.
 static const ctl__thread_block empty_block = {
-    .tags = {E8, E8, E8, E8, E8, E8, E8, E8, E},
+    .tags = {[0 ... CTL_LANE_COUNT] = CTL__TAG_EMPTY},
 };
 
-#undef E8
-#undef E
-
-CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL_TLS_MODEL = (ctl__thread_block *)&empty_block;
+CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL__TLS_MODEL = (ctl__thread_block *)&empty_block;
 
 _Static_assert(sizeof(void *) != 8 || sizeof(ctl__thread_block) == 824, "GettingStarted.md gives 824 bytes per thread");
 
@@ -80,6 +62,7 @@ enum {
     fallback_batch = 64,
 };
 
+// The states of a slot number (HowItWorks, "Destroying a slot").
 typedef enum slot_state {
     slot_free = 0,     // on the free list, or retired
     slot_live,         // created and not destroyed
@@ -146,7 +129,7 @@ static const ctl_slot no_slot = {0, 0, 0};
 // Slot numbers
 
 // The free list is a binary min-heap, so that the lowest free number is reused
-// first and live slots stay in the inline lanes when they can.
+// first and live slots stay in the lanes when they can.
 static uint32_t pop_free(void) {
     uint32_t *h = store.free_list;
     uint32_t top = h[0], n = --store.free_count, i = 0;
@@ -192,11 +175,11 @@ static void release_number(uint32_t index) {
     if (info->generation < CTL__MAX_GENERATION) push_free(index);
 }
 
-static uint32_t lane_of(uint32_t index) { return index < CTL_INLINE_SLOTS ? index : CTL_INLINE_SLOTS; }
+static uint32_t lane_of(uint32_t index) { return index < CTL_LANE_COUNT ? index : CTL_LANE_COUNT; }
 
 static bool is_live(ctl_slot slot) {
     return slot.index < store.slot_count && store.slots[slot.index].state == slot_live &&
-           store.slots[slot.index].generation == slot.generation && slot.lane == lane_of(slot.index);
+           store.slots[slot.index].generation == slot.generation && slot.ctl__lane == lane_of(slot.index);
 }
 
 // An exit-time destructor call for `index` ended. Lock held.
@@ -218,10 +201,10 @@ typedef struct entry_ref {
 // The entry of `index` in `t`; `tag` is NULL if its chunk does not exist.
 // Caller: `t`'s own thread, or any thread holding the lock.
 static entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
-    if (index < CTL_INLINE_SLOTS) return (entry_ref){&t->tags[index], &t->values[index]};
-    uint32_t c = index / CTL_INLINE_SLOTS;
+    if (index < CTL_LANE_COUNT) return (entry_ref){&t->tags[index], &t->values[index]};
+    uint32_t c = index / CTL_LANE_COUNT;
     if (c >= t->chunk_count || t->chunks[c] == NULL) return (entry_ref){NULL, NULL};
-    ctl__entry *e = &t->chunks[c][index % CTL_INLINE_SLOTS];
+    ctl__entry *e = &t->chunks[c][index % CTL_LANE_COUNT];
     return (entry_ref){&e->tag, &e->value};
 }
 
@@ -293,8 +276,8 @@ static ctl__thread_block *register_thread(void) {
 // The entry of `index` in the calling thread's block `t`, allocating its
 // chunk; `tag` is NULL if memory ran out. Lock held.
 static entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
-    if (index < CTL_INLINE_SLOTS) return entry_in(t, index);
-    uint32_t c = index / CTL_INLINE_SLOTS;
+    if (index < CTL_LANE_COUNT) return entry_in(t, index);
+    uint32_t c = index / CTL_LANE_COUNT;
     if (c >= t->chunk_count) {
         uint32_t count = t->chunk_count ? t->chunk_count : 2;
         while (count <= c) count *= 2;
@@ -312,22 +295,18 @@ static entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
         free(old);
     }
     if (t->chunks[c] == NULL) {
-        ctl__entry *chunk = malloc(CTL_INLINE_SLOTS * sizeof(ctl__entry));
+        ctl__entry *chunk = malloc(CTL_LANE_COUNT * sizeof(ctl__entry));
         if (chunk == NULL) return (entry_ref){NULL, NULL};
-        for (int i = 0; i < CTL_INLINE_SLOTS; i++) chunk[i] = (ctl__entry){.tag = CTL__TAG_EMPTY};
+        for (int i = 0; i < CTL_LANE_COUNT; i++) chunk[i] = (ctl__entry){.tag = CTL__TAG_EMPTY};
         atomic_signal_fence(memory_order_release);
         t->chunks[c] = chunk;
     }
     return entry_in(t, index);
 }
 
-// fork(): the child has one thread, a copy of the forking one. The mutex is
-// held across the fork so that the child never sees the store half-changed.
-// The child frees every other thread's block and the values that exited
-// threads left: those threads do not exist there, so their values are dropped
-// without destructor calls (as with pthread keys). In-flight counts are
-// recomputed: the forking thread may itself be running an exit-time
-// destructor (fork inside a destructor).
+// fork() (HowItWorks, "fork()"): the mutex is held across it, so the child
+// never sees the store half-changed. In-flight counts are recomputed in the
+// child: the forking thread may itself be running an exit-time destructor.
 static void fork_prepare(void) { lock(); }
 static void fork_parent(void) { unlock(); }
 static void fork_child(void) {
@@ -361,12 +340,9 @@ static void fork_child(void) {
     unlock();
 }
 
-// Keeps the object that contains the store loaded for good: the store's
-// pthread key, with `thread_exit` as its destructor, stays set in every thread
-// that stored a value, so unloading this code (dlclose) would make a later
-// thread exit call unmapped code. The reference taken here is never dropped.
-// Skipped where there is nothing to pin (a static executable: dladdr or
-// dlopen fails).
+// Pinning (HowItWorks): a reference to the object containing the store that
+// is never dropped, so that `thread_exit` stays mapped. Nothing to pin in a
+// static executable (dladdr or dlopen fails).
 static void pin_object(void) {
     Dl_info info;
     if (dladdr((void *)&store, &info) == 0 || info.dli_fname == NULL) return;
@@ -411,7 +387,7 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
     info->destructor = destructor;
     info->context = context;
     store.live_slots++;
-    *slot = (ctl_slot){.lane = lane_of(index), .generation = info->generation, .index = index};
+    *slot = (ctl_slot){.ctl__lane = lane_of(index), .generation = info->generation, .index = index};
     unlock();
     return CTL_OK;
 }
@@ -526,6 +502,8 @@ bool ctl_slot_is_live(ctl_slot slot) {
     return live;
 }
 
+// No lock: only the owning thread touches its entries of a live slot
+// without the mutex (the invariant stated at `ctl__tls`).
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != slot.generation) return false;
@@ -636,11 +614,11 @@ typedef struct pending {
 // storage (its lanes and the chunks it allocated), not the slot table.
 static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
     for (uint32_t index = *cursor;; index++) {
-        if (index >= CTL_INLINE_SLOTS) {
-            uint32_t c = index / CTL_INLINE_SLOTS;
+        if (index >= CTL_LANE_COUNT) {
+            uint32_t c = index / CTL_LANE_COUNT;
             while (c < t->chunk_count && t->chunks[c] == NULL) c++;
             if (c >= t->chunk_count) return false;
-            if (index < c * CTL_INLINE_SLOTS) index = c * CTL_INLINE_SLOTS;
+            if (index < c * CTL_LANE_COUNT) index = c * CTL_LANE_COUNT;
         }
         entry_ref e = entry_in(t, index);
         VISIT();
@@ -656,7 +634,7 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
             .value = take_entry(e, CTL__TAG_EMPTY),
             .destructor = info->destructor,
             .context = info->context,
-            .slot = {.lane = lane_of(index), .generation = info->generation, .index = index},
+            .slot = {.ctl__lane = lane_of(index), .generation = info->generation, .index = index},
         };
         *cursor = index + 1;
         return true;
@@ -664,13 +642,13 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
 }
 
 // Moves the values that `t` still holds (stored during the last exit sweep)
-// to their slots' lists, so that the block can be freed. Lock held.
+// to their slots' left values, so that the block can be freed. Lock held.
 static void leave_values(ctl__thread_block *t) {
-    uint32_t end = t->chunk_count > 1 ? t->chunk_count * CTL_INLINE_SLOTS : CTL_INLINE_SLOTS;
+    uint32_t end = t->chunk_count > 1 ? t->chunk_count * CTL_LANE_COUNT : CTL_LANE_COUNT;
     for (uint32_t index = 0; index < end; index++) {
         entry_ref e = entry_in(t, index);
         if (e.tag == NULL) {
-            index |= CTL_INLINE_SLOTS - 1;  // no chunk: on to the next one
+            index |= CTL_LANE_COUNT - 1;  // no chunk: on to the next one
             continue;
         }
         VISIT();
@@ -680,14 +658,11 @@ static void leave_values(ctl__thread_block *t) {
     }
 }
 
-// The store's pthread key destructor: destroys the exiting thread's values,
-// one at a time, in sweeps until one takes no value, at most CTL_EXIT_SWEEPS
-// (values that destructors store during a sweep are destroyed in a later
-// one), with cancellation disabled throughout. The key is not set
-// again: ThreadSanitizer's own key destructor expects to run in the C
-// library's last round after every other one, and destructors of this store
-// running then would crash it. A store later in the thread's teardown
-// registers a new block and sets the key anew.
+// The store's pthread key destructor: the exit sweeps (HowItWorks, "Thread
+// exit"). It does not set the key again to get another round:
+// ThreadSanitizer's own key destructor expects to run in the C library's last
+// round after every other one, and destructors of this store running then
+// would crash it.
 static void thread_exit(void *block) {
     ctl__thread_block *t = block;
     if (t != ctl__tls) return;  // never: the key is only set to the own block

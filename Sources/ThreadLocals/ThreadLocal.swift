@@ -51,8 +51,8 @@ public import CThreadLocals
 /// must not call ``reset()`` on the same `ThreadLocal`, nor assign or mutate
 /// its ``value`` again. For boxed values this is checked (cheaply) and stops
 /// with a fatal error that names the misuse, because the inner change
-/// could free memory that the outer access still uses. Values stored inline
-/// (trivial values) are read and written in place, so overlapping accesses
+/// could free memory that the outer access still uses. Unboxed values
+/// (trivial values of up to 8 bytes) are read and written in place, so overlapping accesses
 /// behave like an unchecked variable: the result is one of the writes, and
 /// memory is never corrupted.
 ///
@@ -120,11 +120,11 @@ public final class ThreadLocal<Value> {
 
     /// The C destructor of the slot: releases a box, or nothing for values
     /// stored in the slot word itself.
-    internal static var _destructor: ctl_destructor? { _storedInline ? nil : _releaseBox }
+    internal static var _destructor: ctl_destructor? { _isUnboxed ? nil : _releaseBox }
 
     /// Whether a value of this type is stored in the slot itself (no box).
     @inlinable
-    internal static var _storedInline: Bool {
+    internal static var _isUnboxed: Bool {
         _isPOD(Value.self) && MemoryLayout<Value>.size <= MemoryLayout<ctl_value>.size
             && MemoryLayout<Value>.alignment <= MemoryLayout<ctl_value>.alignment
     }
@@ -179,7 +179,7 @@ public final class ThreadLocal<Value> {
             _Box<Value>._beginWrite(state)
             // Move the old value out first: its deinit runs after the access
             // ends, so it may use this ThreadLocal. (Not shared with
-            // `_replace(with:)`: returning a `Value?` needs the metadata of
+            // `_exchange(_:)`: returning a `Value?` needs the metadata of
             // `Optional<Value>` in unspecialized code, and a child of fork()
             // that looks it up can block forever on the Swift runtime's lock.)
             let old = value.move()
@@ -299,7 +299,7 @@ public final class ThreadLocal<Value> {
     )
     public func exchange(_ newValue: Value) -> Value? {
         defer { _fixLifetime(self) }
-        return _replace(with: newValue)
+        return _exchange(newValue)
     }
 
     /// The calling thread's value if it has one, without creating it.
@@ -381,20 +381,20 @@ public final class ThreadLocal<Value> {
     internal static func _pointers(
         _ word: UnsafeMutablePointer<ctl_value>
     ) -> (value: UnsafeMutablePointer<Value>, state: UnsafeMutablePointer<Int>?) {
-        if _storedInline {
+        if _isUnboxed {
             // The word is raw storage that only this ThreadLocal reads as a
             // `Value` (C copies it only as bits), so binding it is sound.
             return (UnsafeMutableRawPointer(word).bindMemory(to: Value.self, capacity: 1), nil)
         }
-        let (state, value) = _Box<Value>._pointers(word.pointee.ptr.unsafelyUnwrapped)
-        return (value, state)
+        let box = _Box<Value>._pointers(word.pointee.ptr.unsafelyUnwrapped)
+        return (box.value, box.state)
     }
 
     /// A slot word holding `value`: its bits, or a +1 reference to a new box.
     @usableFromInline
     internal static func _encode(_ value: Value) -> ctl_value {
         var word = ctl_value()
-        if _storedInline {
+        if _isUnboxed {
             withUnsafeMutableBytes(of: &word) { $0.storeBytes(of: value, as: Value.self) }
         } else {
             word.ptr = _Box<Value>._make(value)
@@ -406,7 +406,7 @@ public final class ThreadLocal<Value> {
     /// consumes the word (releases its box).
     @usableFromInline
     internal static func _decode(_ word: ctl_value) -> Value {
-        if _storedInline {
+        if _isUnboxed {
             return withUnsafeBytes(of: word) { $0.load(as: Value.self) }
         }
         return _Box<Value>._take(word)
@@ -415,7 +415,7 @@ public final class ThreadLocal<Value> {
     /// Destroys a word made by `_encode` that is not (or no longer) in a slot.
     @usableFromInline
     internal static func _destroy(_ word: ctl_value) {
-        if !_storedInline {
+        if !_isUnboxed {
             _Box<Value>._release(word)
         }
     }
@@ -457,7 +457,7 @@ public final class ThreadLocal<Value> {
     /// caller, so it may use this ThreadLocal.
     @inlinable
     @inline(__always)
-    internal func _replace(with newValue: Value) -> Value? {
+    internal func _exchange(_ newValue: Value) -> Value? {
         guard let word = ctl_value_pointer(_slot) else {
             _store(newValue)
             return nil
@@ -527,7 +527,7 @@ internal final class _Box<Value>: ManagedBuffer<Int, Value> {
         return Unmanaged.passRetained(box).toOpaque()
     }
 
-    /// Pointers to the access state and the value of the box `object`.
+    /// Pointers to the value and the access state of the box `object`.
     ///
     /// Invariant: `object` came from `_make` and the slot still holds it, so
     /// the box outlives the pointers as long as the value is not removed from
@@ -536,9 +536,9 @@ internal final class _Box<Value>: ManagedBuffer<Int, Value> {
     @inline(__always)
     internal static func _pointers(
         _ object: UnsafeMutableRawPointer
-    ) -> (state: UnsafeMutablePointer<Int>, value: UnsafeMutablePointer<Value>) {
+    ) -> (value: UnsafeMutablePointer<Value>, state: UnsafeMutablePointer<Int>) {
         Unmanaged<_Box<Value>>.fromOpaque(object)._withUnsafeGuaranteedRef { box in
-            box.withUnsafeMutablePointers { ($0, $1) }
+            box.withUnsafeMutablePointers { (value: $1, state: $0) }
         }
     }
 

@@ -54,7 +54,7 @@ int main() {
     v.ptr = new int(42);
     EXPECT(ctl_finish_initialization(slot, v));
     EXPECT(*static_cast<int *>(ctl_get_ptr(slot)) == 42);
-    EXPECT(ctl_set_double(counter, 0.5) && ctl_get_double(counter) == 0.5);
+    EXPECT(ctl_set_f64(counter, 0.5) && ctl_get_f64(counter) == 0.5);
     EXPECT(ctl_set_u64(counter, UINT64_MAX) && ctl_get_u64(counter) == UINT64_MAX);
     EXPECT(ctl_set_uword(counter, 3) && ctl_get_uword(counter) == 3);
     ctl_value taken;

@@ -13,7 +13,7 @@ static void typed_accessors(ctl_slot s) {
     CHECK_EQ(ctl_get_uword(s), 0);
     CHECK(ctl_get_u64(s) == 0);
     CHECK_EQ(ctl_get_i64(s), 0);
-    CHECK(ctl_get_double(s) == 0.0);
+    CHECK(ctl_get_f64(s) == 0.0);
     ctl_value fallback;
     fallback.uword = 4242;
     CHECK_EQ(ctl_get(s, fallback).uword, 4242);
@@ -40,14 +40,14 @@ static void typed_accessors(ctl_slot s) {
     CHECK(ctl_set_i64(s, -1));
     CHECK_EQ(ctl_get_i64(s), -1);
 
-    CHECK(ctl_set_double(s, -2.75));
-    CHECK(ctl_get_double(s) == -2.75);
+    CHECK(ctl_set_f64(s, -2.75));
+    CHECK(ctl_get_f64(s) == -2.75);
     // A cast: on i386 (FLT_EVAL_METHOD 2) the literal itself has long double precision.
     const double big = (double)1e300;
-    CHECK(ctl_set_double(s, big));
-    CHECK(ctl_get_double(s) == big);
-    CHECK(ctl_set_double(s, -0.0));
-    CHECK(ctl_get_double(s) == 0.0 && signbit(ctl_get_double(s)));
+    CHECK(ctl_set_f64(s, big));
+    CHECK(ctl_get_f64(s) == big);
+    CHECK(ctl_set_f64(s, -0.0));
+    CHECK(ctl_get_f64(s) == 0.0 && signbit(ctl_get_f64(s)));
 
     // In place through the pointer.
     CHECK(ctl_set_i64(s, 10));
@@ -112,7 +112,8 @@ static void lazy_initialization(ctl_slot s) {
     CHECK(ctl_take(s, NULL));
 }
 
-// The zero-initialized handle names no slot, also while slot number 0 is live.
+// The zero-initialized handle names no slot, also while slot number 0 is live;
+// nor do made-up handles.
 static void zero_handle(void) {
     ctl_slot zero;
     memset(&zero, 0, sizeof zero);
@@ -130,6 +131,20 @@ static void zero_handle(void) {
     CHECK(!ctl_finish_initialization(zero, v));
     ctl_cancel_initialization(zero);
     CHECK_EQ(ctl_slot_destroy(zero), CTL_EINVAL);
+
+    // Handles not made by ctl_slot_create: a generation never handed out, and
+    // a number beyond the slot table in the chunk lane.
+    ctl_slot never = {.ctl__lane = 3, .generation = 12345, .index = 3};
+    ctl_slot beyond = {.ctl__lane = CTL_LANE_COUNT, .generation = 1, .index = 4000000000u};
+    CHECK(!ctl_slot_is_live(never));
+    CHECK(!ctl_has_value(never));
+    CHECK(!ctl_set_uword(never, 1));
+    CHECK_EQ(ctl_slot_destroy(never), CTL_EINVAL);
+    CHECK(!ctl_slot_is_live(beyond));
+    CHECK(!ctl_has_value(beyond));
+    CHECK(!ctl_set_uword(beyond, 1));
+    CHECK_EQ(ctl_begin_initialization(beyond), CTL_EINVAL);
+    CHECK_EQ(ctl_slot_destroy(beyond), CTL_EINVAL);
 }
 
 static atomic_int destroyed_count;
@@ -210,8 +225,8 @@ int main(void) {
     zero_handle();
     CHECK_EQ(ctl_get_uword(first), 5);
 
-    // An inline slot and one beyond the 64 inline lanes.
-    enum { count = CTL_INLINE_SLOTS + 6 };
+    // A slot in a lane and one beyond the 64 lanes.
+    enum { count = CTL_LANE_COUNT + 6 };
     ctl_slot slots[count];
     for (int i = 0; i < count; i++) slots[i] = make_slot(NULL, NULL);
     typed_accessors(slots[3]);

@@ -5,7 +5,7 @@
 #include "check.h"
 
 static ctl_slot inline_slot, chunk_slot;
-static ctl_slot fillers[CTL_INLINE_SLOTS];
+static ctl_slot fillers[CTL_LANE_COUNT];
 static tally counts;
 static atomic_int helper_stored, helper_release;
 
@@ -30,6 +30,7 @@ static void *child_thread(void *arg) {
 
 // Runs in the child; returns the exit status.
 static int child(void) {
+    CHECK_EQ(ctl_get_stats().registered_threads, 1);  // the helper's block is gone
     CHECK_EQ(ctl_get_uword(inline_slot), 0);
     CHECK_EQ(ctl_get_uword(chunk_slot), 1);
     CHECK(ctl_set_uword(inline_slot, 4));
@@ -85,7 +86,7 @@ static void forks_during_churn(void) {
         REQUIRE(pid >= 0);
         if (pid == 0) {
             ctl_slot s;
-            int ok = ctl_slot_create(&s, NULL, NULL) == CTL_OK && ctl_set_uword(s, 9) && ctl_get_uword(s) == 9 &&
+            int ok = ctl_get_stats().registered_threads == 1 && ctl_slot_create(&s, NULL, NULL) == CTL_OK && ctl_set_uword(s, 9) && ctl_get_uword(s) == 9 &&
                      ctl_slot_destroy(s) == CTL_OK;
             _exit(ok ? 0 : 1);
         }
@@ -99,9 +100,9 @@ static void forks_during_churn(void) {
 int main(void) {
     tally_init(&counts, 5);
     inline_slot = make_slot(count_value, &counts);
-    for (int i = 0; i < CTL_INLINE_SLOTS; i++) fillers[i] = make_slot(NULL, NULL);
+    for (int i = 0; i < CTL_LANE_COUNT; i++) fillers[i] = make_slot(NULL, NULL);
     chunk_slot = make_slot(count_value, &counts);
-    REQUIRE(chunk_slot.index >= CTL_INLINE_SLOTS);
+    REQUIRE(chunk_slot.index >= CTL_LANE_COUNT);
     CHECK(ctl_set_uword(inline_slot, 0));
     CHECK(ctl_set_uword(chunk_slot, 1));
     pthread_t h = start_thread(helper, NULL);
@@ -126,7 +127,7 @@ int main(void) {
     CHECK_EQ(ctl_slot_destroy(chunk_slot), CTL_OK);
     CHECK_HITS(&counts, 0, 4, 1);
     CHECK_EQ(atomic_load(&counts.hits[4]), 0);
-    for (int i = 0; i < CTL_INLINE_SLOTS; i++) CHECK_EQ(ctl_slot_destroy(fillers[i]), CTL_OK);
+    for (int i = 0; i < CTL_LANE_COUNT; i++) CHECK_EQ(ctl_slot_destroy(fillers[i]), CTL_OK);
 
     forks_during_churn();
     tally_free(&counts);

@@ -1,4 +1,4 @@
-// 10,000 live slots, far beyond the 64 inline lanes: every thread keeps its
+// 10,000 live slots, far beyond the 64 lanes: every thread keeps its
 // own value in each, values are destroyed once at thread exit and at destroy.
 #include "check.h"
 
@@ -15,8 +15,8 @@ static void *body(void *arg) {
     for (int i = 0; i < slot_count; i++)
         if (ctl_get_uword(slots[i]) != (uintptr_t)(t * slot_count + i)) wrong++;
     CHECK_EQ(wrong, 0);
-    // In place, through the pointer, for the slots beyond the inline lanes.
-    for (int i = CTL_INLINE_SLOTS; i < slot_count; i += 97) {
+    // In place, through the pointer, for the slots beyond the lanes.
+    for (int i = CTL_LANE_COUNT; i < slot_count; i += 97) {
         ctl_value *p = ctl_value_pointer(slots[i]);
         CHECK(p != NULL && p == ctl_value_pointer(slots[i]));
     }

@@ -4,7 +4,7 @@
 // - a destructor that destroys its own slot (at thread exit, and from inside
 //   ctl_slot_destroy, where the second destroy is refused).
 // A destructor that destroys another slot the thread holds is
-// test_reg_a_destroy_other.c.
+// test_exit_destroys_other_slot.c.
 #include "check.h"
 
 // --- Stores from destructors ----------------------------------------------
@@ -21,6 +21,7 @@ static void restore(ctl_value value, void *context) {
     uintptr_t base = value.uword - value.uword % 5;
     switch (value.uword % 5) {
     case 0:
+        CHECK(!ctl_has_value(mid));  // taken out for this call
         // Own slot (already passed by the sweep), a lower slot (passed) and a
         // higher one (not yet reached).
         CHECK(ctl_set_uword(mid, base + 1));

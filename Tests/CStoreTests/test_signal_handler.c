@@ -1,6 +1,6 @@
 // A signal handler may read and write a value its thread already holds (the
 // fast path), while the interrupted thread is inside the store's slow paths:
-// storing in new slots beyond the inline lanes, so that its chunk directory
+// storing in new slots beyond the lanes, so that its chunk directory
 // grows (replaced and freed) again and again under the handler. The handler
 // increments the thread's value in an inline slot and in a chunk slot; every
 // increment must be there at the end, and no handler may read freed memory
@@ -55,11 +55,11 @@ static void *round_on_new_thread(void *arg) {
 int main(void) {
     int small = getenv("CTL_TEST_SMALL") != NULL;
     CHECK_EQ(ctl_slot_create(&inline_slot, NULL, NULL), CTL_OK);
-    // Fill the inline lanes so that the next slot lives in a chunk.
-    ctl_slot fillers[CTL_INLINE_SLOTS];
-    for (int i = 0; i < CTL_INLINE_SLOTS; i++) CHECK_EQ(ctl_slot_create(&fillers[i], NULL, NULL), CTL_OK);
+    // Fill the lanes so that the next slot lives in a chunk.
+    ctl_slot fillers[CTL_LANE_COUNT];
+    for (int i = 0; i < CTL_LANE_COUNT; i++) CHECK_EQ(ctl_slot_create(&fillers[i], NULL, NULL), CTL_OK);
     CHECK_EQ(ctl_slot_create(&chunk_slot, NULL, NULL), CTL_OK);
-    CHECK(chunk_slot.index >= CTL_INLINE_SLOTS);
+    CHECK(chunk_slot.index >= CTL_LANE_COUNT);
 
     // Only the round's thread takes the signal.
     sigset_t alarm_only;
@@ -88,7 +88,7 @@ int main(void) {
     CHECK_EQ(setitimer(ITIMER_REAL, &off, NULL), 0);
     printf("signal_handler: %ld handler runs over %d threads, every increment kept\n", total, rounds);
     CHECK(total > 0);
-    for (int i = 0; i < CTL_INLINE_SLOTS; i++) CHECK_EQ(ctl_slot_destroy(fillers[i]), CTL_OK);
+    for (int i = 0; i < CTL_LANE_COUNT; i++) CHECK_EQ(ctl_slot_destroy(fillers[i]), CTL_OK);
     CHECK_EQ(ctl_slot_destroy(inline_slot), CTL_OK);
     CHECK_EQ(ctl_slot_destroy(chunk_slot), CTL_OK);
     return finish("signal_handler");

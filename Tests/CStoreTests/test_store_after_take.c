@@ -1,6 +1,6 @@
 // A store after ctl_take takes no lock: the taken entry stays the thread's.
 // Counted by the store (CTL_TESTING: stores that took the mutex), for a slot
-// in the inline lanes and one in a chunk. The kept entry holds no value for
+// in the lanes and one in a chunk. The kept entry holds no value for
 // anyone else: the slot reads as empty, its destroy and the thread's exit
 // destroy nothing for it, a stale handle still cannot store after a destroy,
 // and the number's next slot starts empty.
@@ -76,13 +76,13 @@ static void check_slot(ctl_slot s) {
 int main(void) {
     tally_init(&destroyed, 16);
     check_slot(make_slot(count_value, &destroyed));
-    // A slot beyond the inline lanes.
-    ctl_slot fillers[CTL_INLINE_SLOTS];
-    for (int i = 0; i < CTL_INLINE_SLOTS; i++) fillers[i] = make_slot(NULL, NULL);
+    // A slot beyond the lanes.
+    ctl_slot fillers[CTL_LANE_COUNT];
+    for (int i = 0; i < CTL_LANE_COUNT; i++) fillers[i] = make_slot(NULL, NULL);
     ctl_slot chunked = make_slot(count_value, &destroyed);
-    CHECK(chunked.index >= CTL_INLINE_SLOTS);
+    CHECK(chunked.index >= CTL_LANE_COUNT);
     check_slot(chunked);
-    for (int i = 0; i < CTL_INLINE_SLOTS; i++) CHECK_EQ(ctl_slot_destroy(fillers[i]), CTL_OK);
+    for (int i = 0; i < CTL_LANE_COUNT; i++) CHECK_EQ(ctl_slot_destroy(fillers[i]), CTL_OK);
     tally_free(&destroyed);
     return finish("store_after_take");
 }

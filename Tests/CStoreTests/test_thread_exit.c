@@ -3,12 +3,12 @@
 #include "check.h"
 
 enum { thread_count = 16, slots_per_thread = 5, rounds = 4 };
-enum { total_slots = CTL_INLINE_SLOTS + 10 };
+enum { total_slots = CTL_LANE_COUNT + 10 };
 
 static ctl_slot slots[total_slots];
 static tally counts;
-// The slot positions used: three inline, two beyond the inline lanes.
-static const int used[slots_per_thread] = {0, 7, CTL_INLINE_SLOTS - 1, CTL_INLINE_SLOTS + 2, total_slots - 1};
+// The slot positions used: three in lanes, two beyond the lanes.
+static const int used[slots_per_thread] = {0, 7, CTL_LANE_COUNT - 1, CTL_LANE_COUNT + 2, total_slots - 1};
 
 // The owner of each id, checked in the destructor.
 static _Thread_local int current_thread = -1;

@@ -22,19 +22,19 @@ extension Stress {
             let perRepetition = (totalThreads / repetitions + Self.wave - 1) / Self.wave * Self.wave
             let counter = LifetimeCounter()
 
-            // Two groups of thread-locals: the first in the inline lanes (if
-            // free), the second beyond `CTL_INLINE_SLOTS`, in heap chunks,
+            // Two groups of thread-locals: the first in the lanes (if
+            // free), the second beyond `CTL_LANE_COUNT`, in heap chunks,
             // behind 64 slots held only to push them there.
             let inline = Locals(counter: counter)
             var padding: [ctl_slot] = []
-            for _ in 0..<CTL_INLINE_SLOTS {
+            for _ in 0..<CTL_LANE_COUNT {
                 var slot = ctl_slot()
                 #expect(ctl_slot_create(&slot, nil, nil) == CTL_OK)
                 padding.append(slot)
             }
             let overflow = Locals(counter: counter)
             defer { for slot in padding { ctl_slot_destroy(slot) } }
-            #expect(overflow.scalar._slot.index >= CTL_INLINE_SLOTS)
+            #expect(overflow.scalar._slot.index >= CTL_LANE_COUNT)
 
             let baselineThreads = ctl_get_stats().registered_threads
             var heap: [Int] = []

@@ -142,10 +142,10 @@ extension Stress {
             // ctl_slot s;` before `ctl_slot_create`), made up, out of range,
             // or with a lane that does not match its number.
             for bogus in [
-                ctl_slot(), ctl_slot(lane: 5, generation: 0, index: 5),
-                ctl_slot(lane: 3, generation: 12_345, index: 3),
-                ctl_slot(lane: UInt32(CTL_INLINE_SLOTS), generation: 1, index: 4_000_000_000),
-                ctl_slot(lane: 7, generation: 0x7fff_fff0, index: 900),
+                ctl_slot(), ctl_slot(ctl__lane: 5, generation: 0, index: 5),
+                ctl_slot(ctl__lane: 3, generation: 12_345, index: 3),
+                ctl_slot(ctl__lane: UInt32(CTL_LANE_COUNT), generation: 1, index: 4_000_000_000),
+                ctl_slot(ctl__lane: 7, generation: 0x7fff_fff0, index: 900),
             ] {
                 #expect(ctl_slot_destroy(bogus) == CTL_EINVAL)
                 #expect(!ctl_set_i64(bogus, 1))

@@ -215,14 +215,14 @@ struct ThreadLocalTests {
     }
 
     @Test func storageIsChosenByType() {
-        #expect(ThreadLocal<Int>._storedInline)
-        #expect(ThreadLocal<Double>._storedInline)
-        #expect(ThreadLocal<UInt8>._storedInline)
-        #expect(ThreadLocal<UnsafeMutableRawPointer?>._storedInline)
-        #expect(!ThreadLocal<Int?>._storedInline)  // 9 bytes
-        #expect(!ThreadLocal<String>._storedInline)
-        #expect(!ThreadLocal<[Int]>._storedInline)
-        #expect(!ThreadLocal<LifetimeTracked<Int>>._storedInline)
+        #expect(ThreadLocal<Int>._isUnboxed)
+        #expect(ThreadLocal<Double>._isUnboxed)
+        #expect(ThreadLocal<UInt8>._isUnboxed)
+        #expect(ThreadLocal<UnsafeMutableRawPointer?>._isUnboxed)
+        #expect(!ThreadLocal<Int?>._isUnboxed)  // 9 bytes
+        #expect(!ThreadLocal<String>._isUnboxed)
+        #expect(!ThreadLocal<[Int]>._isUnboxed)
+        #expect(!ThreadLocal<LifetimeTracked<Int>>._isUnboxed)
     }
 
     // MARK: - Release

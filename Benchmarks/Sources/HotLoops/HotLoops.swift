@@ -79,7 +79,7 @@ public final class Fixtures: @unchecked Sendable {
     public let nioVariable = ThreadSpecificVariable<Counter>()
     public let mutexMap = Mutex<[UInt: Int]>([:])
     public static let threadDictionaryKey = "swift-thread-local.bench"
-    /// Keeps `CTL_INLINE_SLOTS` variables alive so that `threadLocalIntOutOfLine`
+    /// Keeps `CTL_LANE_COUNT` variables alive so that `threadLocalIntOutOfLine`
     /// gets a slot beyond the inline lanes (its accesses take the out-of-line
     /// lookup, one C call).
     public let fillers: [ThreadLocal<Int>]
@@ -90,7 +90,7 @@ public final class Fixtures: @unchecked Sendable {
         var slot = ctl_slot()
         precondition(ctl_slot_create(&slot, nil, nil) == 0, "ctl_slot_create failed")
         self.slot = slot
-        fillers = (0..<Int(CTL_INLINE_SLOTS)).map { _ in ThreadLocal<Int> { 0 } }
+        fillers = (0..<Int(CTL_LANE_COUNT)).map { _ in ThreadLocal<Int> { 0 } }
         threadLocalIntOutOfLine = ThreadLocal<Int> { 0 }
         var key = pthread_key_t()
         // The destructor releases the +1 reference that setspecific stored.

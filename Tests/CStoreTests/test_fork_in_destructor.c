@@ -60,5 +60,5 @@ int main(void) {
     CHECK_EQ(ctl_slot_destroy(other), CTL_OK);
     CHECK_EQ(atomic_load(&forking_calls), 1);
     tally_free(&other_counts);
-    return finish("reg_e_fork_in_destructor");
+    return finish("fork_in_destructor");
 }

@@ -72,5 +72,5 @@ int main(void) {
     CHECK_EQ(atomic_load(&b_calls), 1);
     CHECK_EQ(atomic_load(&destroy_b_ok), 1);
     CHECK(!ctl_slot_is_live(a) && !ctl_slot_is_live(b));
-    return finish("reg_a_destroy_other");
+    return finish("exit_destroys_other_slot");
 }

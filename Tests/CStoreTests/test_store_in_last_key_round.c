@@ -62,7 +62,7 @@ int main(void) {
     // ThreadSanitizer finishes its own per-thread state during libc's
     // destructor rounds: this test's re-armed key destructor, called after
     // that, crashes inside the runtime on entry (any instrumented code would).
-    printf("reg_d_late_registration: skipped under ThreadSanitizer (its thread state is gone in the later "
+    printf("store_in_last_key_round: skipped under ThreadSanitizer (its thread state is gone in the later "
            "destructor rounds)\n");
     return 77;
 #endif
@@ -125,5 +125,5 @@ int main(void) {
     CHECK_EQ(ctl_slot_destroy(late_slot), CTL_OK);
     tally_free(&late_counts);
     tally_free(&churn_counts);
-    return finish("reg_d_late_registration");
+    return finish("store_in_last_key_round");
 }

@@ -42,5 +42,5 @@ int main(void) {
     CHECK_EQ(atomic_load(&counts.total), thread_count);
     CHECK_HITS(&counts, 0, thread_count, 1);
     tally_free(&counts);
-    return finish("reg_c_multipass_destroy");
+    return finish("destroy_during_exits");
 }

@@ -77,5 +77,5 @@ int main(void) {
     run("each destroys its own slot", destroy_own_a, destroy_own_b, repetitions);
     run("cycle a -> b -> a", a_destroys_b, b_destroys_a, repetitions);
     CHECK_EQ(ctl_get_stats().live_slots, 0);
-    return finish("reg_b_cross_thread");
+    return finish("exits_destroy_each_others_slots");
 }
