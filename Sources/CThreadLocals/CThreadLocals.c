@@ -64,10 +64,10 @@ enum {
 
 // The states of a slot number (HowItWorks, "Destroying a slot").
 typedef enum slot_state {
-    slot_free = 0,     // on the free list, or retired
-    slot_live,         // created and not destroyed
-    slot_destroying,   // ctl_slot_destroy is running
-    slot_draining,     // destroyed; exit-time destructor calls still in flight
+    slot_free = 0,    // on the free list, or retired
+    slot_live,        // created and not destroyed
+    slot_destroying,  // ctl_slot_destroy is running
+    slot_draining,    // destroyed; exit-time destructor calls still in flight
 } slot_state;
 
 typedef struct slot_info {
@@ -368,8 +368,7 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
     } else {
         if (store.slot_count == store.slot_capacity) {
             uint32_t capacity = store.slot_capacity ? store.slot_capacity * 2 : 64;
-            slot_info *slots =
-                capacity > store.slot_capacity ? realloc(store.slots, capacity * sizeof *slots) : NULL;
+            slot_info *slots = capacity > store.slot_capacity ? realloc(store.slots, capacity * sizeof *slots) : NULL;
             if (slots == NULL) {
                 unlock();
                 return CTL_ENOMEM;

@@ -30,32 +30,32 @@ size_t ctl__test_locked_stores(void);
 
 static int check_failures;
 
-#define CHECK(cond)                                                                                          \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                         \
-            check_failures++;                                                                                \
-        }                                                                                                    \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            check_failures++;                                                        \
+        }                                                                            \
     } while (0)
 
-#define CHECK_EQ(actual, expected)                                                                           \
-    do {                                                                                                     \
-        long long actual_ = (long long)(actual), expected_ = (long long)(expected);                          \
-        if (actual_ != expected_) {                                                                          \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld, expected %lld)\n", __FILE__, __LINE__,  \
-                    #actual, #expected, actual_, expected_);                                                 \
-            check_failures++;                                                                                \
-        }                                                                                                    \
+#define CHECK_EQ(actual, expected)                                                                                   \
+    do {                                                                                                             \
+        long long actual_ = (long long)(actual), expected_ = (long long)(expected);                                  \
+        if (actual_ != expected_) {                                                                                  \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld, expected %lld)\n", __FILE__, __LINE__, #actual, \
+                    #expected, actual_, expected_);                                                                  \
+            check_failures++;                                                                                        \
+        }                                                                                                            \
     } while (0)
 
 // Stops the program: for set-up steps that the rest of the test needs.
-#define REQUIRE(cond)                                                                                        \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond);                       \
-            fflush(stderr);                                                                                  \
-            abort();                                                                                         \
-        }                                                                                                    \
+#define REQUIRE(cond)                                                                  \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
+            fflush(stderr);                                                            \
+            abort();                                                                   \
+        }                                                                              \
     } while (0)
 
 // Prints the verdict and returns the exit status for main.
@@ -166,16 +166,16 @@ static inline void count_value(ctl_value value, void *context) {
 }
 
 // Checks that ids [from, to) were each destroyed exactly `times` times.
-#define CHECK_HITS(t, from, to, times)                                                                       \
-    do {                                                                                                     \
-        int bad_ = 0;                                                                                        \
-        for (int id_ = (from); id_ < (to); id_++)                                                            \
-            if (atomic_load(&(t)->hits[id_]) != (times)) {                                                   \
-                if (bad_++ < 5)                                                                              \
-                    fprintf(stderr, "%s:%d: value %d destroyed %d times, expected %d\n", __FILE__, __LINE__, \
-                            id_, atomic_load(&(t)->hits[id_]), (times));                                     \
-            }                                                                                                \
-        if (bad_) check_failures++;                                                                          \
+#define CHECK_HITS(t, from, to, times)                                                                            \
+    do {                                                                                                          \
+        int bad_ = 0;                                                                                             \
+        for (int id_ = (from); id_ < (to); id_++)                                                                 \
+            if (atomic_load(&(t)->hits[id_]) != (times)) {                                                        \
+                if (bad_++ < 5)                                                                                   \
+                    fprintf(stderr, "%s:%d: value %d destroyed %d times, expected %d\n", __FILE__, __LINE__, id_, \
+                            atomic_load(&(t)->hits[id_]), (times));                                               \
+            }                                                                                                     \
+        if (bad_) check_failures++;                                                                               \
     } while (0)
 
 #endif  // CSTORE_CHECK_H

@@ -9,12 +9,12 @@
 #include <vector>
 
 static int failures = 0;
-#define EXPECT(cond)                                                                                         \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond);                   \
-            failures++;                                                                                      \
-        }                                                                                                    \
+#define EXPECT(cond)                                                                       \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                                    \
+        }                                                                                  \
     } while (0)
 
 static std::atomic<int> destroyed{0};

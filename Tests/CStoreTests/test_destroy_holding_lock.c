@@ -32,7 +32,7 @@ int main(void) {
     pthread_t thread = start_thread(body, NULL);
     while (!atomic_load(&in_destructor)) sleep_ns(100000);
     CHECK_EQ(ctl_slot_destroy(slot), CTL_OK);  // with the registry held
-    CHECK_EQ(atomic_load(&calls), 0);           // still waiting for the registry
+    CHECK_EQ(atomic_load(&calls), 0);          // still waiting for the registry
     pthread_mutex_unlock(&registry);
     join_thread(thread);
     CHECK_EQ(atomic_load(&calls), 1);

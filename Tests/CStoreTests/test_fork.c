@@ -86,8 +86,8 @@ static void forks_during_churn(void) {
         REQUIRE(pid >= 0);
         if (pid == 0) {
             ctl_slot s;
-            int ok = ctl_get_stats().registered_threads == 1 && ctl_slot_create(&s, NULL, NULL) == CTL_OK && ctl_set_uword(s, 9) && ctl_get_uword(s) == 9 &&
-                     ctl_slot_destroy(s) == CTL_OK;
+            int ok = ctl_get_stats().registered_threads == 1 && ctl_slot_create(&s, NULL, NULL) == CTL_OK &&
+                     ctl_set_uword(s, 9) && ctl_get_uword(s) == 9 && ctl_slot_destroy(s) == CTL_OK;
             _exit(ok ? 0 : 1);
         }
         CHECK_EQ(wait_child(pid, 20), 0);

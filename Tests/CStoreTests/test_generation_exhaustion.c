@@ -25,8 +25,8 @@ int main(void) {
             break;
         }
         if (s.generation == first.generation) {
-            fprintf(stderr, "after %llu cycles slot %u has generation %u again\n", (unsigned long long)cycles,
-                    s.index, s.generation);
+            fprintf(stderr, "after %llu cycles slot %u has generation %u again\n", (unsigned long long)cycles, s.index,
+                    s.generation);
             CHECK(!ctl_slot_is_live(first));
             check_failures++;
             break;

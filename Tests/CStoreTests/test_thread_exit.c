@@ -63,8 +63,7 @@ int main(void) {
     for (int id = 0; id < capacity; id++) {
         int expected = id % slots_per_thread == 1 ? 0 : 1;
         if (atomic_load(&counts.hits[id]) != expected) {
-            fprintf(stderr, "value %d destroyed %d times, expected %d\n", id, atomic_load(&counts.hits[id]),
-                    expected);
+            fprintf(stderr, "value %d destroyed %d times, expected %d\n", id, atomic_load(&counts.hits[id]), expected);
             check_failures++;
             break;
         }

@@ -121,18 +121,18 @@ CTL__ALWAYS_INLINE bool ctl_set(ctl_slot slot, ctl_value value) {
 
 /// The bytes are copied with `memcpy`: no union type punning, which C++
 /// leaves undefined.
-#define CTL__TYPED_ACCESSORS(member, type, zero)                               \
-    CTL__ALWAYS_INLINE type ctl_get_##member(ctl_slot slot) {                  \
-        ctl_value *value = ctl_value_pointer(slot);                            \
-        type result = zero;                                                    \
-        if (value) __builtin_memcpy(&result, value, sizeof result);            \
-        return result;                                                         \
-    }                                                                          \
-    CTL__ALWAYS_INLINE bool ctl_set_##member(ctl_slot slot, type value) {      \
-        ctl_value v;                                                           \
-        __builtin_memset(&v, 0, sizeof v);                                     \
-        __builtin_memcpy(&v, &value, sizeof value);                            \
-        return ctl_set(slot, v);                                               \
+#define CTL__TYPED_ACCESSORS(member, type, zero)                          \
+    CTL__ALWAYS_INLINE type ctl_get_##member(ctl_slot slot) {             \
+        ctl_value *value = ctl_value_pointer(slot);                       \
+        type result = zero;                                               \
+        if (value) __builtin_memcpy(&result, value, sizeof result);       \
+        return result;                                                    \
+    }                                                                     \
+    CTL__ALWAYS_INLINE bool ctl_set_##member(ctl_slot slot, type value) { \
+        ctl_value v;                                                      \
+        __builtin_memset(&v, 0, sizeof v);                                \
+        __builtin_memcpy(&v, &value, sizeof value);                       \
+        return ctl_set(slot, v);                                          \
     }
 CTL__TYPED_ACCESSORS(ptr, void *CTL_NULLABLE, NULL)
 CTL__TYPED_ACCESSORS(uword, uintptr_t, 0)
