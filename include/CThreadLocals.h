@@ -115,7 +115,11 @@ typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
 /// The first call makes the object that contains the store (a shared library
 /// loaded with `dlopen`, in as many copies as wanted) stay loaded for the rest
 /// of the process: `dlclose` leaves it, because threads that stored a value
-/// run its code when they exit.
+/// run its code when they exit. To do so, the first call in a shared library
+/// may take the dynamic loader's lock (as `dlopen` and `dladdr` do), before
+/// and outside any lock of the store: calling it from a constructor of a
+/// library being loaded with `dlopen` is fine, also while another thread makes
+/// its own first call.
 int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void *CTL_NULLABLE context);
 
 /// Destroys a slot and every thread's value in it.

@@ -21,7 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #if !defined(_GNU_SOURCE)
-#define _GNU_SOURCE  // dladdr
+#define _GNU_SOURCE  // dladdr, dl_iterate_phdr
 #endif
 
 // The C library's headers first: with `-fmodules`, "CThreadLocals.h" is a
@@ -32,6 +32,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__has_include) && __has_include(<link.h>) && !defined(__APPLE__)
+#include <link.h>
+#define HAVE_DL_ITERATE_PHDR 1
+#endif
 
 #include "CThreadLocals.h"
 
@@ -340,17 +344,46 @@ static void fork_child(void) {
     unlock();
 }
 
+// Whether the main program contains the store: the first `dl_iterate_phdr`
+// entry is the main program (glibc, musl and the BSDs document that order).
+// Elsewhere (Darwin) unknown: false.
+#if defined(HAVE_DL_ITERATE_PHDR)
+static int in_first_object(struct dl_phdr_info *object, size_t size, void *address) {
+    (void)size;
+    uintptr_t a = (uintptr_t)address;
+    for (int i = 0; i < object->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &object->dlpi_phdr[i];
+        uintptr_t start = object->dlpi_addr + segment->p_vaddr;
+        if (segment->p_type == PT_LOAD && a >= start && a - start < segment->p_memsz) return 1;
+    }
+    return -1;  // stop after the first entry either way
+}
+
+static bool in_main_program(void) { return dl_iterate_phdr(in_first_object, (void *)&store) == 1; }
+#else
+static bool in_main_program(void) { return false; }
+#endif
+
 // Pinning (HowItWorks): a reference to the object containing the store that
-// is never dropped, so that `thread_exit` stays mapped. Nothing to pin in a
-// static executable (dladdr or dlopen fails).
+// is never dropped, so that `thread_exit` stays mapped. Nothing to pin in the
+// main program, which is never unloaded, nor in a static executable.
+//
+// It runs before `store_once` and without the mutex: `dladdr` and `dlopen`
+// take the dynamic loader's lock, which a thread inside `dlopen` holds while
+// a constructor there calls `ctl_slot_create`; waiting for the loader's lock
+// while holding a lock of the store would deadlock with it. Two threads may
+// both pin at first use; a second reference is as harmless as the first.
+static atomic_bool pinned;
+
 static void pin_object(void) {
+    if (atomic_load_explicit(&pinned, memory_order_acquire)) return;
     Dl_info info;
-    if (dladdr((void *)&store, &info) == 0 || info.dli_fname == NULL) return;
-    (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    if (!in_main_program() && dladdr((void *)&store, &info) != 0 && info.dli_fname != NULL)
+        (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    atomic_store_explicit(&pinned, true, memory_order_release);
 }
 
 static void store_init(void) {
-    pin_object();
     store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -359,6 +392,7 @@ static void store_init(void) {
 // Public functions
 
 int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
+    pin_object();
     pthread_once(&store_once, store_init);
     if (store.exit_key_error != 0) return CTL_EAGAIN;
     lock();
