@@ -52,14 +52,14 @@ _Static_assert(sizeof(void *) != 8 || sizeof(ctl__thread_block) == 824, "Getting
 
 #define EMPTY_BLOCK ((ctl__thread_block *)&empty_block)
 
-// The largest generation: below CTL__TAG_RESERVED, so that a tag with
-// either flag set is no generation and not CTL__TAG_EMPTY. Tests may lower
-// it to reach retirement quickly.
+// The largest generation: below CTL__TAG_INITIALIZING, so that a tag with
+// the flag set is no generation and not CTL__TAG_EMPTY. Tests may lower it to
+// reach retirement quickly.
 #ifndef CTL__MAX_GENERATION
-#define CTL__MAX_GENERATION 0x3ffffffeu
+#define CTL__MAX_GENERATION 0x7ffffffeu
 #endif
-#if CTL__MAX_GENERATION >= CTL__TAG_RESERVED
-#error "generations must stay below the tag flags"
+#if CTL__MAX_GENERATION >= CTL__TAG_INITIALIZING
+#error "generations must stay below the tag flag"
 #endif
 
 enum {
@@ -217,13 +217,12 @@ static void clear_entry(entry_ref e) {
     e.value->u64 = 0;
 }
 
-// Empties an entry, leaving `tag` (empty, or reserved), and returns the value
-// it held. A signal handler on the entry's thread writes the value only while
-// the tag matches (the fast path), so the tag is changed first: a handler
-// that ran before wrote a value that is read afterwards, and one that runs
-// later finds no value.
-static ctl_value take_entry(entry_ref e, uint32_t tag) {
-    *e.tag = tag;
+// Empties an entry and returns the value it held. A signal handler on the
+// entry's thread writes the value only while the tag matches (the fast path),
+// so the tag is emptied first: a handler that ran before wrote a value that
+// is read afterwards, and one that runs later finds no value.
+static ctl_value take_entry(entry_ref e) {
+    *e.tag = CTL__TAG_EMPTY;
     atomic_signal_fence(memory_order_seq_cst);
     ctl_value value = *e.value;
     e.value->u64 = 0;
@@ -433,8 +432,8 @@ static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
         entry_ref e = entry_in(t, slot.index);
         VISIT();
         if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
-        if (*e.tag == slot.generation) values[n++] = take_entry(e, CTL__TAG_EMPTY);
-        else clear_entry(e);  // a reserved entry, or an initialisation mark that will not finish
+        if (*e.tag == slot.generation) values[n++] = take_entry(e);
+        else clear_entry(e);  // an initialisation mark that will not finish
     }
     return n;
 }
@@ -540,25 +539,19 @@ bool ctl_slot_is_live(ctl_slot slot) {
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != slot.generation) return false;
-    // The entry stays the thread's, so that its next store takes no lock.
-    ctl_value taken = take_entry(e, slot.generation | CTL__TAG_RESERVED);
+    ctl_value taken = take_entry(e);
     if (value) *value = taken;
     return true;
 }
 
+// Every store into an empty entry takes the mutex: only under it does the
+// slot's liveness decide whether the store may happen, so a store racing with
+// a destroy of the slot fails instead of refilling an entry the destroy has
+// passed.
 bool ctl__set_slow(ctl_slot slot, ctl_value value) {
-    // No lock for an entry that the thread reserved with ctl_take: it is in
-    // the thread's own registered block, and only a destroy of the slot
-    // clears it, which the contract forbids concurrently with this store. So
-    // the reserved tag proves the slot live.
-    entry_ref e = entry_in(ctl__tls, slot.index);
-    if (e.tag != NULL && *e.tag == (slot.generation | CTL__TAG_RESERVED)) {
-        fill_entry(e, value, slot.generation);
-        return true;
-    }
     lock();
     LOCKED_STORE();
-    e = (entry_ref){NULL, NULL};
+    entry_ref e = {NULL, NULL};
     if (is_live(slot)) {
         ctl__thread_block *t = register_thread();
         if (t) e = ensure_entry(t, slot.index);
@@ -659,12 +652,12 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
         slot_info *info = &store.slots[index];
         bool held = *e.tag == info->generation && info->state != slot_free;
         if (!held) {
-            clear_entry(e);  // a reserved entry, or an initialisation mark that will not finish
+            clear_entry(e);  // an initialisation mark that will not finish
             continue;
         }
         info->inflight++;
         *out = (pending){
-            .value = take_entry(e, CTL__TAG_EMPTY),
+            .value = take_entry(e),
             .destructor = info->destructor,
             .context = info->context,
             .slot = {.ctl__lane = lane_of(index), .generation = info->generation, .index = index},
