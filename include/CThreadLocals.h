@@ -194,13 +194,21 @@ bool ctl_slot_is_live(ctl_slot slot);
 // Darwin, the `_Thread_local` access itself is a call).
 //
 // Async-signal-safe: a signal handler may read and write a value that its
-// thread already holds, through `ctl_value_pointer` and the accessors. Every
-// other function of the store takes its mutex and is not async-signal-safe.
-// The handler may interrupt its thread anywhere, in the store too: a value the
-// thread is storing (`ctl_set`, `ctl_finish_initialization`) is there for the
-// handler completely or not at all, and a handler's write is never lost to a
-// `ctl_take` or thread exit it interrupts (the taken value includes it, or the
-// handler finds no value).
+// thread already holds, through `ctl_value_pointer` and the accessors. The
+// other functions are not async-signal-safe: they take the store's mutex,
+// except `ctl_take` and `ctl_finish_initialization`, which change the calling
+// thread's own entry without a lock. The handler may interrupt its thread anywhere, in the store too: a value the
+// thread puts into an empty entry (`ctl_set`, `ctl_finish_initialization`) is
+// there for the handler completely or not at all, and a handler's write is
+// never lost to a `ctl_take` or thread exit it interrupts (the taken value
+// includes it, or the handler finds no value).
+//
+// Within a value the handler has what any C object gives it: a word-sized
+// value (`ptr`, `uword`) is read and written whole on every target; on 32-bit
+// targets a 64-bit value (`u64`, `i64`, `f64`) that the interrupted thread is
+// in the middle of writing or reading in place may be seen, or left,
+// half-written, as with any object that is not a `sig_atomic_t`. Use
+// word-sized values for what a handler shares with its thread.
 
 /// A pointer to the calling thread's value in `slot`, or NULL if it has none.
 ///
