@@ -186,6 +186,19 @@ bool ctl_slot_is_live(ctl_slot slot);
 #define CTL_EXIT_SWEEPS 1024
 
 // ---------------------------------------------------------------------------
+// fork()
+//
+// The store is usable in the child of `fork`, also one forked inside a
+// destructor. The child keeps the forking thread's values. The other threads'
+// values, and the values exited threads left, are dropped without destructor
+// calls (as with pthread keys): those threads do not exist in the child. A
+// slot whose `ctl_slot_destroy` was running on another thread at the fork
+// stays destroying in the child: stores into it and its destroy are refused
+// (`CTL_EINVAL`), its number is never reused, and `ctl_stats.live_slots`
+// still counts it; the forking thread's value in it, if the destroy had not
+// taken it yet, is destroyed at that thread's exit.
+
+// ---------------------------------------------------------------------------
 // Accessors
 //
 // A slot's value on the calling thread. Once the thread holds a value in a

@@ -480,8 +480,9 @@ int ctl_slot_destroy(ctl_slot slot) {
     info->state = slot_destroying;
     ctl_destructor destructor = info->destructor;
     void *context = info->context;
-    // From here on stores fail. Take every value out in one pass and destroy
-    // them with the lock released: a destructor may use the store. An exiting
+    // From here on stores fail. Take every value out in one pass (out of
+    // memory: in batches) and destroy them with the lock released: a
+    // destructor may use the store. An exiting
     // thread takes out the values this pass has not reached yet (the slot is
     // not free), so each value is destroyed exactly once.
     size_t capacity = store.thread_count;
