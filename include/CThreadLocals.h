@@ -248,9 +248,10 @@ CTL__ALWAYS_INLINE ctl_value ctl_get(ctl_slot slot, ctl_value fallback);
 /// into an empty entry (the thread's first store in the slot, or a store after
 /// `ctl_take`) takes the store's mutex, which is how it fails once the slot's
 /// destroy has begun: on x86_64 glibc, a `ctl_set` + `ctl_take` pair costs
-/// about 170 instructions, 13 ns on one thread and 30 ns per thread on two
-/// threads contending for the mutex. To replace a value often, overwrite it
-/// (or use `ctl_value_pointer`) rather than take and store it.
+/// about 170 instructions, 13 ns on one thread and 25 to 30 ns per thread on
+/// two threads contending for the mutex (`Benchmarks/store-after-take.sh`).
+/// To replace a value often, overwrite it (or use `ctl_value_pointer`) rather
+/// than take and store it.
 CTL__ALWAYS_INLINE bool ctl_set(ctl_slot slot, ctl_value value);
 
 /// Removes the calling thread's value from `slot` without destroying it.
