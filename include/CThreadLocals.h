@@ -66,7 +66,7 @@ typedef struct ctl_slot {
     /// Implementation detail, read by the inline accessors: the entry of the
     /// thread's block that the fast path checks (see `CTL_LANE_COUNT`).
     uint32_t ctl__lane;
-    /// The generation of `index`: 1 ... 0x3ffffffe.
+    /// The generation of `index`: 1 ... 0x7ffffffe.
     uint32_t generation;
     /// The slot number. The lowest free number is handed out first.
     uint32_t index;
@@ -89,8 +89,17 @@ typedef struct ctl_slot {
 /// destroying thread when the slot is destroyed (see "Thread exit" below for
 /// the exceptions).
 ///
-/// A destructor may use the store: read and write slots (this one included),
-/// create slots, and destroy slots (this one included). It runs with thread
+/// A destructor may use the store: read and write slots, create slots, and
+/// destroy slots (this one included). A destructor running at a thread's exit
+/// may also read and write its own slot, but only if the program does not
+/// destroy that slot meanwhile: `ctl_slot_destroy` does not wait for the call
+/// (see there), so its accesses would race with the destroy. A store made
+/// after the destroy began then fails (false; the value stays the caller's),
+/// but a value the destructor stored or took before may also be destroyed by
+/// the destroy, while in use or after being taken back. So destroy such a slot
+/// only after joining the threads that may still be exiting, or never. (The
+/// Swift overlay meets this: a value whose `deinit` uses its `ThreadLocal`
+/// holds a reference to it, which keeps the slot alive.) It runs with thread
 /// cancellation disabled: a cancellation point inside it (a `write`, a
 /// `usleep`) does not act, and a request made meanwhile is acted upon at the
 /// thread's next cancellation point after the store returns. It must return:
@@ -115,7 +124,11 @@ typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
 /// The first call makes the object that contains the store (a shared library
 /// loaded with `dlopen`, in as many copies as wanted) stay loaded for the rest
 /// of the process: `dlclose` leaves it, because threads that stored a value
-/// run its code when they exit.
+/// run its code when they exit. To do so, the first call in a shared library
+/// may take the dynamic loader's lock (as `dlopen` and `dladdr` do), before
+/// and outside any lock of the store: calling it from a constructor of a
+/// library being loaded with `dlopen` is fine, also while another thread makes
+/// its own first call.
 int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void *CTL_NULLABLE context);
 
 /// Destroys a slot and every thread's value in it.
@@ -137,8 +150,9 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void
 /// - Returns: `CTL_OK`, or `CTL_EINVAL` if `slot` is not live (destroyed
 ///   already, or never created); nothing is changed then.
 ///
-/// The slot must not be used concurrently with or after its destruction; a use
-/// afterwards reads as empty and stores fail (see the accessors).
+/// The slot must not be used concurrently with its destruction, also not by
+/// an exit-time destructor of its values (see `ctl_destructor`). A use
+/// afterwards reads as empty, and stores and `ctl_take` fail.
 int ctl_slot_destroy(ctl_slot slot);
 
 /// Whether `slot` names a live slot. Takes the store's mutex.
@@ -172,6 +186,19 @@ bool ctl_slot_is_live(ctl_slot slot);
 #define CTL_EXIT_SWEEPS 1024
 
 // ---------------------------------------------------------------------------
+// fork()
+//
+// The store is usable in the child of `fork`, also one forked inside a
+// destructor. The child keeps the forking thread's values. The other threads'
+// values, and the values exited threads left, are dropped without destructor
+// calls (as with pthread keys): those threads do not exist in the child. A
+// slot whose `ctl_slot_destroy` was running on another thread at the fork
+// stays destroying in the child: stores into it and its destroy are refused
+// (`CTL_EINVAL`), its number is never reused, and `ctl_stats.live_slots`
+// still counts it; the forking thread's value in it, if the destroy had not
+// taken it yet, is destroyed at that thread's exit.
+
+// ---------------------------------------------------------------------------
 // Accessors
 //
 // A slot's value on the calling thread. Once the thread holds a value in a
@@ -180,13 +207,21 @@ bool ctl_slot_is_live(ctl_slot slot);
 // Darwin, the `_Thread_local` access itself is a call).
 //
 // Async-signal-safe: a signal handler may read and write a value that its
-// thread already holds, through `ctl_value_pointer` and the accessors. Every
-// other function of the store takes its mutex and is not async-signal-safe.
-// The handler may interrupt its thread anywhere, in the store too: a value the
-// thread is storing (`ctl_set`, `ctl_finish_initialization`) is there for the
-// handler completely or not at all, and a handler's write is never lost to a
-// `ctl_take` or thread exit it interrupts (the taken value includes it, or the
-// handler finds no value).
+// thread already holds, through `ctl_value_pointer` and the accessors. The
+// other functions are not async-signal-safe: they take the store's mutex,
+// except `ctl_take` and `ctl_finish_initialization`, which change the calling
+// thread's own entry without a lock. The handler may interrupt its thread anywhere, in the store too: a value the
+// thread puts into an empty entry (`ctl_set`, `ctl_finish_initialization`) is
+// there for the handler completely or not at all, and a handler's write is
+// never lost to a `ctl_take` or thread exit it interrupts (the taken value
+// includes it, or the handler finds no value).
+//
+// Within a value the handler has what any C object gives it: a word-sized
+// value (`ptr`, `uword`) is read and written whole on every target; on 32-bit
+// targets a 64-bit value (`u64`, `i64`, `f64`) that the interrupted thread is
+// in the middle of writing or reading in place may be seen, or left,
+// half-written, as with any object that is not a `sig_atomic_t`. Use
+// word-sized values for what a handler shares with its thread.
 
 /// A pointer to the calling thread's value in `slot`, or NULL if it has none.
 ///
@@ -209,16 +244,22 @@ CTL__ALWAYS_INLINE ctl_value ctl_get(ctl_slot slot, ctl_value fallback);
 /// not destroyed (read it first, or remove it with `ctl_take`, to destroy it
 /// yourself).
 ///
-/// Cost: inline when the thread already holds a value in the slot; the
-/// thread's first store in a slot takes the store's mutex; a store after
-/// `ctl_take` takes no lock (a call, a tag check and the store).
+/// Cost: inline when the thread already holds a value in the slot. A store
+/// into an empty entry (the thread's first store in the slot, or a store after
+/// `ctl_take`) takes the store's mutex, which is how it fails once the slot's
+/// destroy has begun: on x86_64 glibc, a `ctl_set` + `ctl_take` pair costs
+/// about 170 instructions, 13 ns on one thread and 25 to 30 ns per thread on
+/// two threads contending for the mutex (`Benchmarks/store-after-take.sh`).
+/// To replace a value often, overwrite it (or use `ctl_value_pointer`) rather
+/// than take and store it.
 CTL__ALWAYS_INLINE bool ctl_set(ctl_slot slot, ctl_value value);
 
 /// Removes the calling thread's value from `slot` without destroying it.
 ///
 /// Returns true and writes the value to `*value` (if not NULL) if the thread
 /// held one; returns false if it held none. The slot then reads as empty; the
-/// thread's next store in it takes no lock.
+/// thread's next store in it takes the store's mutex (see `ctl_set`). Takes no
+/// lock itself.
 bool ctl_take(ctl_slot slot, ctl_value *CTL_NULLABLE value);
 
 /// Typed accessors, one pair per member of `ctl_value`: the value as that

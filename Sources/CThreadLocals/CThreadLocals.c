@@ -21,7 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #if !defined(_GNU_SOURCE)
-#define _GNU_SOURCE  // dladdr
+#define _GNU_SOURCE  // dladdr, dl_iterate_phdr
 #endif
 
 // The C library's headers first: with `-fmodules`, "CThreadLocals.h" is a
@@ -32,6 +32,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__has_include) && __has_include(<link.h>) && !defined(__APPLE__)
+#include <link.h>
+#define HAVE_DL_ITERATE_PHDR 1
+#endif
 
 #include "CThreadLocals.h"
 
@@ -48,14 +52,14 @@ _Static_assert(sizeof(void *) != 8 || sizeof(ctl__thread_block) == 824, "Getting
 
 #define EMPTY_BLOCK ((ctl__thread_block *)&empty_block)
 
-// The largest generation: below CTL__TAG_RESERVED, so that a tag with
-// either flag set is no generation and not CTL__TAG_EMPTY. Tests may lower
-// it to reach retirement quickly.
+// The largest generation: below CTL__TAG_INITIALIZING, so that a tag with
+// the flag set is no generation and not CTL__TAG_EMPTY. Tests may lower it to
+// reach retirement quickly.
 #ifndef CTL__MAX_GENERATION
-#define CTL__MAX_GENERATION 0x3ffffffeu
+#define CTL__MAX_GENERATION 0x7ffffffeu
 #endif
-#if CTL__MAX_GENERATION >= CTL__TAG_RESERVED
-#error "generations must stay below the tag flags"
+#if CTL__MAX_GENERATION >= CTL__TAG_INITIALIZING
+#error "generations must stay below the tag flag"
 #endif
 
 enum {
@@ -213,13 +217,12 @@ static void clear_entry(entry_ref e) {
     e.value->u64 = 0;
 }
 
-// Empties an entry, leaving `tag` (empty, or reserved), and returns the value
-// it held. A signal handler on the entry's thread writes the value only while
-// the tag matches (the fast path), so the tag is changed first: a handler
-// that ran before wrote a value that is read afterwards, and one that runs
-// later finds no value.
-static ctl_value take_entry(entry_ref e, uint32_t tag) {
-    *e.tag = tag;
+// Empties an entry and returns the value it held. A signal handler on the
+// entry's thread writes the value only while the tag matches (the fast path),
+// so the tag is emptied first: a handler that ran before wrote a value that
+// is read afterwards, and one that runs later finds no value.
+static ctl_value take_entry(entry_ref e) {
+    *e.tag = CTL__TAG_EMPTY;
     atomic_signal_fence(memory_order_seq_cst);
     ctl_value value = *e.value;
     e.value->u64 = 0;
@@ -340,17 +343,46 @@ static void fork_child(void) {
     unlock();
 }
 
+// Whether the main program contains the store: the first `dl_iterate_phdr`
+// entry is the main program (glibc, musl and the BSDs document that order).
+// Elsewhere (Darwin) unknown: false.
+#if defined(HAVE_DL_ITERATE_PHDR)
+static int in_first_object(struct dl_phdr_info *object, size_t size, void *address) {
+    (void)size;
+    uintptr_t a = (uintptr_t)address;
+    for (int i = 0; i < object->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &object->dlpi_phdr[i];
+        uintptr_t start = object->dlpi_addr + segment->p_vaddr;
+        if (segment->p_type == PT_LOAD && a >= start && a - start < segment->p_memsz) return 1;
+    }
+    return -1;  // stop after the first entry either way
+}
+
+static bool in_main_program(void) { return dl_iterate_phdr(in_first_object, (void *)&store) == 1; }
+#else
+static bool in_main_program(void) { return false; }
+#endif
+
 // Pinning (HowItWorks): a reference to the object containing the store that
-// is never dropped, so that `thread_exit` stays mapped. Nothing to pin in a
-// static executable (dladdr or dlopen fails).
+// is never dropped, so that `thread_exit` stays mapped. Nothing to pin in the
+// main program, which is never unloaded, nor in a static executable.
+//
+// It runs before `store_once` and without the mutex: `dladdr` and `dlopen`
+// take the dynamic loader's lock, which a thread inside `dlopen` holds while
+// a constructor there calls `ctl_slot_create`; waiting for the loader's lock
+// while holding a lock of the store would deadlock with it. Two threads may
+// both pin at first use; a second reference is as harmless as the first.
+static atomic_bool pinned;
+
 static void pin_object(void) {
+    if (atomic_load_explicit(&pinned, memory_order_acquire)) return;
     Dl_info info;
-    if (dladdr((void *)&store, &info) == 0 || info.dli_fname == NULL) return;
-    (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    if (!in_main_program() && dladdr((void *)&store, &info) != 0 && info.dli_fname != NULL)
+        (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    atomic_store_explicit(&pinned, true, memory_order_release);
 }
 
 static void store_init(void) {
-    pin_object();
     store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -359,6 +391,7 @@ static void store_init(void) {
 // Public functions
 
 int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
+    pin_object();
     pthread_once(&store_once, store_init);
     if (store.exit_key_error != 0) return CTL_EAGAIN;
     lock();
@@ -399,8 +432,8 @@ static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
         entry_ref e = entry_in(t, slot.index);
         VISIT();
         if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
-        if (*e.tag == slot.generation) values[n++] = take_entry(e, CTL__TAG_EMPTY);
-        else clear_entry(e);  // a reserved entry, or an initialisation mark that will not finish
+        if (*e.tag == slot.generation) values[n++] = take_entry(e);
+        else clear_entry(e);  // an initialisation mark that will not finish
     }
     return n;
 }
@@ -447,8 +480,9 @@ int ctl_slot_destroy(ctl_slot slot) {
     info->state = slot_destroying;
     ctl_destructor destructor = info->destructor;
     void *context = info->context;
-    // From here on stores fail. Take every value out in one pass and destroy
-    // them with the lock released: a destructor may use the store. An exiting
+    // From here on stores fail. Take every value out in one pass (out of
+    // memory: in batches) and destroy them with the lock released: a
+    // destructor may use the store. An exiting
     // thread takes out the values this pass has not reached yet (the slot is
     // not free), so each value is destroyed exactly once.
     size_t capacity = store.thread_count;
@@ -506,25 +540,19 @@ bool ctl_slot_is_live(ctl_slot slot) {
 bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
     if (e.tag == NULL || *e.tag != slot.generation) return false;
-    // The entry stays the thread's, so that its next store takes no lock.
-    ctl_value taken = take_entry(e, slot.generation | CTL__TAG_RESERVED);
+    ctl_value taken = take_entry(e);
     if (value) *value = taken;
     return true;
 }
 
+// Every store into an empty entry takes the mutex: only under it does the
+// slot's liveness decide whether the store may happen, so a store racing with
+// a destroy of the slot fails instead of refilling an entry the destroy has
+// passed.
 bool ctl__set_slow(ctl_slot slot, ctl_value value) {
-    // No lock for an entry that the thread reserved with ctl_take: it is in
-    // the thread's own registered block, and only a destroy of the slot
-    // clears it, which the contract forbids concurrently with this store. So
-    // the reserved tag proves the slot live.
-    entry_ref e = entry_in(ctl__tls, slot.index);
-    if (e.tag != NULL && *e.tag == (slot.generation | CTL__TAG_RESERVED)) {
-        fill_entry(e, value, slot.generation);
-        return true;
-    }
     lock();
     LOCKED_STORE();
-    e = (entry_ref){NULL, NULL};
+    entry_ref e = {NULL, NULL};
     if (is_live(slot)) {
         ctl__thread_block *t = register_thread();
         if (t) e = ensure_entry(t, slot.index);
@@ -625,12 +653,12 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
         slot_info *info = &store.slots[index];
         bool held = *e.tag == info->generation && info->state != slot_free;
         if (!held) {
-            clear_entry(e);  // a reserved entry, or an initialisation mark that will not finish
+            clear_entry(e);  // an initialisation mark that will not finish
             continue;
         }
         info->inflight++;
         *out = (pending){
-            .value = take_entry(e, CTL__TAG_EMPTY),
+            .value = take_entry(e),
             .destructor = info->destructor,
             .context = info->context,
             .slot = {.ctl__lane = lane_of(index), .generation = info->generation, .index = index},

@@ -1,4 +1,4 @@
-// A slot number whose generation would pass the maximum (0x3ffffffe) is
+// A slot number whose generation would pass the maximum (0x7ffffffe) is
 // retired, never reused: a stale handle never matches again. Driving one
 // number through every generation takes 2^30 create/destroy cycles (about
 // 4 minutes here), so this program runs only with CTL_TEST_EXHAUST=1;

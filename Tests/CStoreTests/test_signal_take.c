@@ -5,7 +5,8 @@
 // the handler increments the value if the thread holds one and counts its
 // increments. No increment may be lost: the sum equals the count. (Taking the
 // value before clearing the tag, or publishing the tag before the value, loses
-// an increment made in between.)
+// an increment made in between.) The value is a word, which a handler sees
+// whole on every target (see the header's "Accessors").
 // CTL_TEST_SMALL=1: fewer signals.
 #include "check.h"
 
@@ -19,7 +20,7 @@ static void on_signal(int signal) {
     (void)signal;
     ctl_value *value = ctl_value_pointer(slot);
     if (value != NULL) {
-        value->i64 += 1;
+        value->uword += 1;
         increments = increments + 1;
     }
     atomic_fetch_add(&handled, 1);
@@ -30,17 +31,17 @@ static void *loop(void *arg) {
     long long sum = 0;
     for (unsigned i = 0;; i++) {
         if (i % 2 == 0) {
-            CHECK(ctl_set_i64(slot, 0));
+            CHECK(ctl_set_uword(slot, 0));
         } else {
             CHECK_EQ(ctl_begin_initialization(slot), CTL_OK);
-            CHECK(ctl_finish_initialization(slot, (ctl_value){.i64 = 0}));
+            CHECK(ctl_finish_initialization(slot, (ctl_value){.uword = 0}));
         }
         // Read while the value is held: ThreadSanitizer delivers signals only
         // at such calls, and its runs then see the handler write the value.
         bool last = atomic_load(&stop);
         ctl_value taken;
         CHECK(ctl_take(slot, &taken));
-        sum += taken.i64;
+        sum += (long long)taken.uword;
         // Every signal was handled before `stop` was set.
         if (last) return (void *)(intptr_t)sum;
     }

@@ -1,9 +1,10 @@
-// A store after ctl_take takes no lock: the taken entry stays the thread's.
-// Counted by the store (CTL_TESTING: stores that took the mutex), for a slot
-// in the lanes and one in a chunk. The kept entry holds no value for
-// anyone else: the slot reads as empty, its destroy and the thread's exit
-// destroy nothing for it, a stale handle still cannot store after a destroy,
-// and the number's next slot starts empty.
+// A store after ctl_take takes the store's mutex, like a first store: the
+// take empties the entry, so the slot's liveness is checked again (counted by
+// the store: CTL_TESTING's stores that took the mutex), for a slot in the
+// lanes and one in a chunk. The emptied entry holds no value for anyone: the
+// slot reads as empty, its destroy and the thread's exit destroy nothing for
+// it, a stale handle still cannot store after a destroy, and the number's next
+// slot starts empty.
 #include "check.h"
 
 static tally destroyed;
@@ -33,8 +34,11 @@ static void check_slot(ctl_slot s) {
     CHECK(!ctl_has_value(s));
     CHECK_EQ(ctl_get_uword(s), 0);
     CHECK(!ctl_take(s, NULL));
-    CHECK(ctl_set_uword(s, 2));  // again, after take: no lock
+    CHECK(ctl_set_uword(s, 2));  // again, after take: the mutex again
+    CHECK_EQ(ctl__test_locked_stores(), locked + 2);
     CHECK_EQ(ctl_get_uword(s), 2);
+    CHECK(ctl_set_uword(s, 3));  // an overwrite: inline, no mutex
+    CHECK_EQ(ctl__test_locked_stores(), locked + 2);
     CHECK(ctl_take(s, NULL));
     CHECK_EQ(ctl_begin_initialization(s), CTL_OK);  // lazy initialisation after take
     CHECK(!ctl_has_value(s));
@@ -42,10 +46,11 @@ static void check_slot(ctl_slot s) {
     CHECK_EQ(ctl_get_uword(s), 3);
     CHECK(ctl_take(s, NULL));
     CHECK(ctl_set_uword(s, 4));
+    CHECK_EQ(ctl__test_locked_stores(), locked + 3);
     CHECK(ctl_take(s, NULL));
-    CHECK_EQ(ctl__test_locked_stores(), locked + 1);
+    CHECK(!ctl_has_value(s));
 
-    // The slot is destroyed while the thread's entry is kept: nothing to
+    // The slot is destroyed after the thread took its value: nothing to
     // destroy, and the stale handle cannot store (the mutex refuses it).
     int before = atomic_load(&destroyed.total);
     CHECK_EQ(ctl_slot_destroy(s), CTL_OK);
@@ -60,8 +65,8 @@ static void check_slot(ctl_slot s) {
     CHECK(!ctl_set_uword(s, 7));
     CHECK_EQ(ctl_get_uword(next), 6);
 
-    // A thread's exit destroys nothing for a kept entry, and destroys a value
-    // stored into one.
+    // A thread's exit destroys nothing for a taken value, and destroys a
+    // value stored after a take.
     before = atomic_load(&destroyed.total);
     int twos = atomic_load(&destroyed.hits[2]);
     join_thread(start_thread(take_and_exit, &next));

@@ -38,13 +38,11 @@ extern "C" {
 #endif
 
 /// Tags of per-thread entries: `CTL__TAG_EMPTY` (no value), the slot's
-/// generation (a value), or the generation with one flag set: initializing
-/// (`ctl_begin_initialization`) or reserved (after `ctl_take`). The empty tag
-/// equals no generation a handle can carry, not even the 0 of a
-/// zero-initialized handle, so the fast path refuses such a handle with no
-/// extra test.
+/// generation (a value), or the generation with the initializing flag set
+/// (`ctl_begin_initialization`). The empty tag equals no generation a handle
+/// can carry, not even the 0 of a zero-initialized handle, so the fast path
+/// refuses such a handle with no extra test.
 #define CTL__TAG_INITIALIZING 0x80000000u
-#define CTL__TAG_RESERVED 0x40000000u
 #define CTL__TAG_EMPTY 0xffffffffu
 
 /// An entry of a chunk (slot numbers at and above `CTL_LANE_COUNT`).
