@@ -38,8 +38,7 @@ public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
                 let cell = _AccumulatorCell(initial)
                 return (cell, cell.storage.raw)
             },
-            fold: { cell, total in cell.storage.withLock { merge(&total, $0) } },
-            cellMutex: { $0.storage.mutex }
+            fold: { cell, total in cell.storage.withLock { merge(&total, $0) } }
         )
         self._cells = cells
         self._cellPointerSlot = cells.cellPointerSlot
