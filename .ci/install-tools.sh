@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the tools that CI steps and scripts need, with apt-get (Debian),
 # only those that are missing; prints nothing when every one is present.
 #

@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+// SPDX-License-Identifier: Apache-2.0
 //
 // Benchmarks of swift-thread-local against every other way a Swift program
 // gets per-thread state. Release builds only:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job: every way to keep per-thread state, side by side, in one run.
 #
 #   bash Benchmarks/compare.sh          # build (release), run, print one table

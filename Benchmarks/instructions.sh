@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Instructions per operation of every hot single-thread case, counted by
 # callgrind (repeatable on a shared, noisy machine, unlike wall time).
 #

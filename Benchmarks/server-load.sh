@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Load test of the RealWorld server's four variants (Benchmarks/RealWorld): where the
 # JSONEncoder, DateFormatter and scratch buffer of each request come from
 # (threadlocal, per-request, mutex, nio-tsv). Same run, interleaved, repeated:

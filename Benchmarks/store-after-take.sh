@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The cost of a store after ctl_take, stated at ctl_set in include/CThreadLocals.h:
 # a ctl_set + ctl_take pair on one and two threads, as instructions per pair
 # (callgrind, (count(2N) - count(N)) / N per thread, so start-up cancels) and as

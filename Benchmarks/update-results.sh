@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates Benchmarks/Results: the comparison (compare.sh --save), the
 # instruction counts and hot-loop disassembly (instructions.sh), the chart
 # (chart.svg, drawn with matplotlib, which it installs with pip if missing) and

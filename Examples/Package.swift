@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+// SPDX-License-Identifier: Apache-2.0
 //
 // Example programs for swift-thread-local. Each is an executable:
 //   swift run --package-path Examples <name>

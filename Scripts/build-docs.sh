@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the DocC documentation of the ThreadLocals module with the toolchain's
 # own `docc`, without the swift-docc-plugin: nothing is added to what a package
 # that depends on this one resolves.

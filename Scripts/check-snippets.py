@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Compiles every ```swift and ```c block of the project's Markdown files.
 
   python3 Scripts/check-snippets.py --modules <bin>/Modules [--list] [FILE.md ...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Compiles every ```swift and ```c block of README.md, CONTRIBUTING.md,
 # Benchmarks/README.md and the DocC articles: Swift blocks are type-checked
 # against the built ThreadLocals module, C blocks compiled against

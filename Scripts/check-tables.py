@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks that every Markdown table of the docs renders as one table.
 
   python3 Scripts/check-tables.py [--archive PATH.doccarchive] [FILE.md ...]

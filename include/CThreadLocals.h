@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //===----------------------------------------------------------------------===//
 //
 // CThreadLocals: native thread-local slots built on `_Thread_local`.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What the compiler must accept and refuse (Swift 6 language mode), checked
 # against the built ThreadLocals module:
 # - accessors that hand out or change this thread's value outside a closure

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The test suites under ThreadSanitizer and AddressSanitizer (leak detection
 # on), in debug and in release builds: release builds end an object's lifetime
 # after its last use, which debug builds never show.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The C slot store on its own, without Swift: the C test programs of
 # Tests/CStoreTests (run.sh) on every platform configuration we can reach here,
 # the header from C++17 (g++ and clang++), 20 dlopened copies of the store, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One run of the churn stress test (CI size: 5,000 short-lived threads), built
 # in release mode (what users run), under
 # valgrind's memcheck: no invalid access, and no definite or indirect leak.

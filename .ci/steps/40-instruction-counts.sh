@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Instructions per operation of the hot paths (callgrind), held to the
 # checked-in baseline Benchmarks/Results/instructions.json: fails if a case of
 # rows 1-3 (raw __thread, the C slot API, ThreadLocal) got more than

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The benchmark package (Benchmarks/) builds in release mode, every target:
 # the package-benchmark suites that compare.sh runs, InstructionCounts and
 # AggregateScaling. AggregateScaling then runs at a tiny size, which checks its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The DocC documentation builds with warnings treated as errors, and every
 # public symbol has a doc comment (see Scripts/build-docs.sh); every Markdown
 # table of the docs renders as one table, in the DocC pages as in the source

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The measured figures that the READMEs quote are the ones in
 # Benchmarks/Results: the headline paragraph of README.md, the tables of
 # Benchmarks/README.md and Benchmarks/Results/summary.md, each regenerated from

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the example package (Examples/) in release mode and runs each example
 # briefly, checking what it prints.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The real-world package (Benchmarks/RealWorld), briefly: builds it in release mode,
 # runs the HTTP server's four variants under a second of wrk load each (every variant
 # must answer /items correctly and serve requests; the table must print), and runs the

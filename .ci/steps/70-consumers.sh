@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The package as others use it, from outside the repository:
 # - a new Swift package in a temporary folder that depends on this checkout
 #   with .package(path:), builds in debug and release, runs, and resolves no

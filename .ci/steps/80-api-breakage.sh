@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The public API has not changed incompatibly since the baseline, except for the
 # breaks recorded in .ci/api-breakage-allowlist.txt:
 # - the Swift module ThreadLocals: `swift package diagnose-api-breaking-changes`;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Tables, checks and the chart of Benchmarks/Results.
 
   results.py table RUN.jmh.json [--json OUT] [--load L] [--log RUN.log]    compare.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Draws the scaling chart (SVG, no plotting library needed) and prints the Markdown tables
 for the README from the JSON written by `AggregateScaling --json FILE`.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cost of a store after ctl_take (the header's ctl_set): each thread runs
 // <pairs> pairs of ctl_set_uword into its empty entry and ctl_take, on one
 // slot. Run by Benchmarks/store-after-take.sh, which counts instructions too.

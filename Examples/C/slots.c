@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The C API of CThreadLocals from plain C, through `#include`.
 //
 // Each thread keeps its own scratch buffer and its own call counter in two

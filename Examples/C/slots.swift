@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The C API of CThreadLocals from Swift without SwiftPM: `swiftc -I include`
 // finds include/module.modulemap, so `import CThreadLocals` works directly.
 //

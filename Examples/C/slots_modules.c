@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The C API of CThreadLocals through its Clang module (include/module.modulemap)
 // instead of a textual #include of the header.
 //

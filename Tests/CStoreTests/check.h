@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared helpers of the C store tests: checks that count failures instead of
 // stopping, thread start/join that stop on error, a deadline-bounded waitpid,
 // and destructors that count what they destroy.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A C++17 program that includes the store's header and uses the slot API:
 // the header must compile as C++ (g++ and clang++) and link with the C store.
 #include "CThreadLocals.h"

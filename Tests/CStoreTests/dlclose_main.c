@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dlclose of a library that contains the store (run-dlopen.sh). The store
 // pins its object at first use, so that the library stays loaded:
 // - a worker thread that stored a value exits after the library's slot was

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: two copies of the store (the same library under two names,
 // dlopened RTLD_LOCAL). Two threads exit at the same time, each running an
 // exit-time destructor of one copy that destroys a slot of the other copy; a

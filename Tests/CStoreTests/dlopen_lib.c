@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Built together with the store into a shared library for the dlopen test
 // (run-dlopen.sh): the inline accessors compiled here use this library's own
 // copy of the store's thread-local storage.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads N copies of the store, each a shared library under its own name, with
 // dlopen (default tunables), and uses a slot in each from two threads and the
 // main thread. Every copy has its own thread-local storage: the same slot

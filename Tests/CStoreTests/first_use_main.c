@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The store's first use on two threads at once, one of them inside dlopen:
 // thread B dlopens a plugin (first_use_plugin.c) whose constructor calls
 // ctl_slot_create while B holds the dynamic loader's lock; meanwhile the main

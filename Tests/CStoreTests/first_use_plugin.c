@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loaded with dlopen by first_use_main.c (run-dlopen.sh): a plugin that
 // creates its slot at load time, as a C++ static or a Swift global
 // initializer would, while the dynamic loader's lock is held.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds Tests/CStoreTests/cxx_consumer.cpp, a C++17 program that includes the
 # store's header, with each C++ compiler in CXX_COMPILERS (default: "g++ clang++"),
 # links it with the store compiled by CC (default: cc), runs it, and prints

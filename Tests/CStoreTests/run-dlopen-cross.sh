@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the store into a shared library as run-dlopen.sh does, copies it to two
 # names, and runs dlopen_cross.c: exit-time destructors of each copy destroy a
 # slot of the other. Prints "N passed, M failed". CC, CFLAGS, STORE_C and

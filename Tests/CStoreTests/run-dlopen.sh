@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the store into a shared library (-shared -fPIC), makes COPIES copies
 # under different names (default: 20), and runs dlopen_main.c, which dlopens all
 # of them with default tunables and uses a slot in each from two threads; then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds and runs the C test programs of the slot store (Tests/CStoreTests/test_*.c),
 # each linked with the store's C file, and prints one closing line:
 # "N passed, M failed" (exit status 1 if M > 0).

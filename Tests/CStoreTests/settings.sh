@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Sourced by run.sh, run-cxx.sh and run-dlopen.sh: the settings they share.
 # CC (default cc) and CFLAGS pick the compiler; STORE_C and STORE_INCLUDE point
 # at another store's C file and header; `work` is a scratch folder removed on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Single-thread behaviour of the slot API: the typed accessors, ctl_take,
 // lazy initialisation, the zero-initialized handle, and stale handles after
 // destroy (also once the slot number is reused).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: a thread cancelled (deferred) inside ctl_slot_destroy while it
 // runs destructors: 10 threads hold values, and the 3rd destructor call
 // reaches a cancellation point with a request pending. The store runs the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: a thread cancelled (deferred) at a cancellation point inside a
 // value's destructor during its exit sweep. The store runs the sweep with
 // cancellation disabled, so the destructor returns and the sweep goes on:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: ctl_slot_destroy of a slot held by 100 threads, with a slow
 // destructor (2 ms), while the threads are released to exit during the
 // destroy. Every value must be destroyed exactly once (none dropped by an

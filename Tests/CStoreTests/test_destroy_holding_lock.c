@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: ctl_slot_destroy called while holding a mutex that an exiting
 // thread's destructor of that slot needs (a registry the values unregister
 // from). The destroy does not wait for destructor calls that exiting threads

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ctl_slot_destroy while threads that hold values run and exit: every value
 // is destroyed exactly once, by the destroyer or by its exiting thread (at the
 // latest when it is joined), and running threads see the slot empty and

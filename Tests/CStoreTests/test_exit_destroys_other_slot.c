@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: a destructor run at thread exit destroys ANOTHER slot that the
 // exiting thread also holds. The destroy must not wait for the exiting thread
 // itself (which would never come back to it): the thread is joined, and each

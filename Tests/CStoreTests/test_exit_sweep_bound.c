@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Teardown bound: an exiting thread sweeps its values until a sweep runs no
 // destructor, up to CTL_EXIT_SWEEPS sweeps.
 // 1. Regression: a finite chain of destructors that each store the next link

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A thread's exit walks the thread's own storage, not the process-wide slot
 // table: a thread that stores one value and exits visits as many entries
 // after the table once held 1,000,000 slots (all destroyed again) as before,

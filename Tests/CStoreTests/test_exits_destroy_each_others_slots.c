@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: destructors that destroy slots, run by two threads that exit
 // at the same time, each holding values in both slots.
 // 1. Each slot's destructor destroys its own slot.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fork(): the child sees the forking thread's values, not other threads';
 // it can store, create and destroy slots (its own values are destroyed, other
 // threads' are dropped without destructor calls); the parent is unaffected.

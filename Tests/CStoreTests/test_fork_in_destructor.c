@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: a destructor running at thread exit calls fork(). In the child,
 // the only thread is the copy of the exiting one, inside that destructor: it
 // destroys the slot whose destructor it is running (which must not wait for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A slot number whose generation would pass the maximum (0x7ffffffe) is
 // retired, never reused: a stale handle never matches again. Driving one
 // number through every generation takes 2^30 create/destroy cycles (about

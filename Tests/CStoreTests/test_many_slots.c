@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // 10,000 live slots, far beyond the 64 lanes: every thread keeps its
 // own value in each, values are destroyed once at thread exit and at destroy.
 #include "check.h"

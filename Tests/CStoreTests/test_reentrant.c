@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Destructors that use the store while a thread exits or a slot is destroyed:
 // - a destructor that stores into its own slot and into slots below and above
 //   it: every stored value is destroyed, once, on the exiting thread;

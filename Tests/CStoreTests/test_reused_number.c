@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A destroyed slot's number handed out again: a running thread that held
 // values in the destroyed slots (in lanes and in chunks) sees the new slots on
 // the same numbers empty, and the old handles stay dead for it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A signal handler may read and write a value its thread already holds (the
 // fast path), while the interrupted thread is inside the store's slow paths:
 // storing in new slots beyond the lanes, so that its chunk directory

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A signal handler that writes its thread's value races with the thread's
 // own first store (ctl_set's slow path, ctl_finish_initialization) and
 // ctl_take. The thread loops: store 0, take it, add the taken value to a sum.

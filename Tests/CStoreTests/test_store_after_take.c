@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A store after ctl_take takes the store's mutex, like a first store: the
 // take empties the entry, so the slot's liveness is checked again (counted by
 // the store: CTL_TESTING's stores that took the mutex), for a slot in the

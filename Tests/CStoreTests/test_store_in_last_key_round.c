@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regression: a thread stores its FIRST value from another library's pthread
 // key destructor in libc's last destructor round, when the store's own key
 // destructor will not be called any more. The store must stay sound: new

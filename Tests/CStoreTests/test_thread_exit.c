@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A thread's values are destroyed when it exits: each exactly once, on the
 // exiting thread, in inline and chunk slots; values taken out are not.
 #include "check.h"

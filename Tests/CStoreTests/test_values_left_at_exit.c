@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A thread whose destructors keep storing values at exit ends after
 // CTL_EXIT_SWEEPS sweeps, leaving the values stored in the last sweep. It
 // keeps only those values, not its storage, and they cost destroys nothing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `mallinfo2` is glibc 2.33 or later; the version test is a C preprocessor
 // condition, which Swift cannot evaluate.
 #include "CThreadLocalsTestHarness.h"

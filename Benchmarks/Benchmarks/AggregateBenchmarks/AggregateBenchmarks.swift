@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The per-thread aggregates: ThreadLocalCounter, ThreadLocalAccumulator.
 //
 // What is measured (the "1" and "S" rows join the sections of the same names

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-thread counters across 1, 2 and 4 threads.
 //
 // What is measured: N increments of one logical counter, split evenly over T

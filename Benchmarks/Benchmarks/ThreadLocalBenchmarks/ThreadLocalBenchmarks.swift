@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Single-thread comparison and lifecycle costs.
 //
 // What is measured:

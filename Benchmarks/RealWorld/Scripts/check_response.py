@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Checks one /items response of the RealWorld server.
 
     python3 check_response.py BODY HEADERS REFERENCE_BODY

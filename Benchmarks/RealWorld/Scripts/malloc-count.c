@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A malloc counter to preload into the server (LD_PRELOAD), glibc only:
 //
 //     cc -O2 -shared -fPIC -o malloc-count.so malloc-count.c

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Summarises the RealWorld server's load runs: a table on stdout and, with --out DIR,
 DIR/server.md and DIR/server.svg (a bar chart written as plain SVG; --name sets the
 file names).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Measures, in one run, per-operation costs of contended and per-thread counting.
 //
 // Each configuration starts `threads` POSIX threads that wait at a barrier, then each does

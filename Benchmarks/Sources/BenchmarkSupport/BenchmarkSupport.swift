@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the benchmark targets: how a benchmark declares how many
 // operations one sample performs (threads: BenchmarkThreads).
 //

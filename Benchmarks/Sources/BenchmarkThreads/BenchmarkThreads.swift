@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Threads for the benchmarks: start, join and pin POSIX threads. Shared by the
 // benchmark targets, AggregateScaling and the RealWorld package's
 // MetricsBenchmark; no dependency on package-benchmark.

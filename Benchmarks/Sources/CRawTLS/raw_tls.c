@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one definition of the raw thread-local counter declared in CRawTLS.h.
 #include "CRawTLS.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The hot single-thread cases: each is one `@inline(never)` function that
 // performs `n` accesses of one kind on the calling thread and returns a sum, so
 // that nothing is dead code.

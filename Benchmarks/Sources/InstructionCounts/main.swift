@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs each hot single-thread case of HotLoops `n` times, for callgrind.
 //
 // What is measured: `instructions.sh` runs this twice under

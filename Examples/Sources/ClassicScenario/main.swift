@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The classic thread-local scenario, as in Python's `threading.local()`
 // documentation: two threads each store their own name in one shared
 // variable, sleep, and then a function deep in the call chain reads "its"

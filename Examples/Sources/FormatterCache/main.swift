@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A per-thread cache of an expensive, non-thread-safe object.
 //
 // `RecordFormatter` is costly to create (it sets up a `DateFormatter`) and not

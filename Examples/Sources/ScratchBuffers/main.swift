@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A per-thread scratch buffer for a parallel workload.
 //
 // Every call of `work` needs a 64 KiB scratch buffer (think of an encoder, a

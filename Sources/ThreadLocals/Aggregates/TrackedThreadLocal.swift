@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 public import CThreadLocals
 
 /// A thread-local object whose values on all running threads can be visited,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // C helpers that the Swift test suites need and Swift cannot express. The C
 // store's own scenarios live in Tests/CStoreTests, one program each, run on
 // every platform configuration and sanitizer of .ci/steps/25-c-store.sh; the

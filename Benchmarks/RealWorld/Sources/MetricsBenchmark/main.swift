@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counter increments through swift-metrics from 1, 2 and 4 threads, for three backends:
 // ThreadLocalMetricsFactory (a ThreadLocalCounter per counter), a handler on a shared
 // Atomic<Int64>, and swift-prometheus 2's counter. After each run, with every thread

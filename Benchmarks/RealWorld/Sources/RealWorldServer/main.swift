@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An HTTP/1.1 server on 127.0.0.1 for load tests of per-request objects kept in four ways.
 //
 //     RealWorldServer VARIANT [--port N]      VARIANT: threadlocal | per-request | mutex | nio-tsv

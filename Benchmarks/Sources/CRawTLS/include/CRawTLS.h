@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRawTLS: the floor of the benchmarks. One raw `_Thread_local` integer,
 // reached through static inline accessors, with nothing else on the path.
 //
