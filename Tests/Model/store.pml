@@ -242,6 +242,9 @@
 #ifndef OTHERKEY
 #define OTHERKEY 1 /* another library's pthread key, set at exit or not */
 #endif
+#ifndef TAKE
+#define TAKE 1 /* a store into an entry holding a value takes it (ctl_take) */
+#endif
 #ifndef NINIT
 #define NINIT NS /* slots created before the threads start */
 #endif
@@ -423,7 +426,7 @@ inline take_left(t, s, lm)
 
 /* A store into some slot number c with its current handle:
  * - an entry holding a value: ctl_take instead (the value goes back to its
- *   caller; the entry stays reserved);
+ *   caller; the entry stays reserved), or, with TAKE=0, nothing;
  * - a reserved entry: filled without the mutex (ctl__set_slow's fast path),
  *   even while a destroy in its fallback has not reached it yet;
  * - an empty entry of a live slot: filled under the mutex; a thread on the
@@ -433,7 +436,7 @@ inline slot_store(t)
     atomic {
         pick_slot();
         if
-        :: cur[t] && tag[E(t, c)] == sgen[c] ->
+        :: TAKE && cur[t] && tag[E(t, c)] == sgen[c] ->
             assert(sstate[c] == LIVE || sstate[c] == DYING);
             assert(!taken[val[E(t, c)]] && destroyed[val[E(t, c)]] == 0 && holder[val[E(t, c)]] == 0);
             taken[val[E(t, c)]] = true;
@@ -454,9 +457,8 @@ inline slot_store(t)
             :: else /* nothing new to model */
             fi
         :: else ->
-            assert(tag[E(t, c)] == 0);
             if
-            :: sstate[c] == LIVE && nv < NV ->
+            :: sstate[c] == LIVE && tag[E(t, c)] == 0 && nv < NV ->
                 if
                 :: !cur[t] -> /* register: link the block, set the key */
                     cur[t] = true;
@@ -765,19 +767,18 @@ inline key_destructor(t)
         /* es: the sweep's cursor; ev: the value taken, or 255 at the end. */
         do
         :: atomic {
+                /* on to the next value, clearing reserved entries */
                 do
                 :: es < NS && tag[E(MINE(t), es)] == 0 -> es++
-                :: else -> break
-                od;
-                if
-                :: es < NS && tag[E(MINE(t), es)] != sgen[es] ->
-                    /* a reserved entry: cleared */
+                :: es < NS && tag[E(MINE(t), es)] != 0 && tag[E(MINE(t), es)] != sgen[es] ->
                     assert(tag[E(MINE(t), es)] == (sgen[es] | RSV));
                     REACHED(R_RESVSWEEP);
                     tag[E(MINE(t), es)] = 0;
-                    ev = 0;
                     es++
-                :: es < NS && tag[E(MINE(t), es)] == sgen[es] ->
+                :: else -> break
+                od;
+                if
+                :: es < NS ->
                     assert(sstate[es] == LIVE || sstate[es] == DYING);
 #ifdef BUG_SKIP_DYING
                     if
