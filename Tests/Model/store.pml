@@ -1,9 +1,10 @@
 /*
  * A Promela model of the slot store's lock protocol (CThreadLocals.c): slot
- * create and destroy, a thread's registration on its first store, thread exit
- * as libc drives it through the store's pthread key, orphaned blocks,
- * re-entrant destructors, and fork(). Checked exhaustively with spin; see
- * README.md and run.sh.
+ * create and destroy, a thread's registration on its first store, ctl_take and
+ * the lock-free store into the entry it reserves, thread exit as libc drives
+ * it through the store's pthread key, values left at exit in their slots'
+ * lists, re-entrant destructors, and fork(). Checked exhaustively with spin;
+ * see README.md and run.sh.
  *
  * What is modelled
  * - One mutex. Every critical section is one `atomic` step: no critical
@@ -15,11 +16,11 @@
  *   guards outside the mutex; a wait that never ends is a deadlock (an
  *   invalid end state), the model's picture of a poll that spins forever.
  * - Copies of the store (COPIES): slot number s belongs to copy COPY(s).
- *   Each copy has its own mutex and blocks in the code; here they share one,
- *   which changes nothing observable because critical sections never nest
- *   (destructors run with the mutex released). Only a rule that reads the
- *   caller's own state (BUG_CROSS_WAIT's "am I running a destructor of this
- *   copy?") sees the copy; the protocol itself reads no such state.
+ *   Each copy has its own mutex, blocks and lists in the code; here they
+ *   share one mutex, which changes nothing observable because critical
+ *   sections never nest (destructors run with the mutex released). Only a
+ *   rule that reads the caller's own state (BUG_CROSS_WAIT's "am I running a
+ *   destructor of this copy?") sees the copy; the protocol reads no such state.
  * - Cancellation: the store runs destructors with cancellation disabled, so
  *   every destructor call returns into the store. BUG_CANCEL_EXIT and
  *   BUG_CANCEL_DESTROY let a call unwind instead (a cancellation point acted
@@ -27,74 +28,94 @@
  * - Slot numbers 0..NS-1 with a generation each (1..MAXGEN); a number whose
  *   generation would pass MAXGEN is retired. The free list is the set of
  *   numbers in state FREE, reused lowest first.
- * - Blocks: each of NS entries (tag = generation, 0 = empty; the value is a
- *   value id 1..NV), linked into the list of blocks (reg) or not, orphaned
- *   (orph) or not. Thread t owns BPT block incarnations; cur[t] is its TLS
- *   pointer (its block, or the shared empty block). A store on the empty
- *   block registers: it takes an unlinked incarnation, links it, points the
- *   TLS pointer at it and sets the store's key (armed).
+ * - Blocks: thread t has block t, of NS entries. An entry's tag is 0 (empty),
+ *   g (a value of generation g; the value is a value id 1..NV) or g | RSV
+ *   (reserved: the thread took its value out with ctl_take). cur[t] says
+ *   whether the thread's TLS pointer names its block, which is then linked
+ *   into the list of blocks, or the shared empty block. A store on the empty
+ *   block registers: the block is linked, the TLS pointer set, and the
+ *   store's key set (armed). A freed block is empty and unlinked, so a later
+ *   registration of the same thread uses block t again.
+ * - Stores: pick a slot number and use its current generation. An entry
+ *   holding a value is taken instead (ctl_take: the value goes back to its
+ *   caller, taken[v], and the tag becomes reserved); a reserved entry is
+ *   filled without the mutex (ctl__set_slow's fast path); an empty entry of a
+ *   live slot is filled under the mutex, registering first if need be. The
+ *   lock-free fill is one step here too: the only other writer of the entry
+ *   is a destroy of its slot (its pass clears reserved entries), and the
+ *   contract forbids using a slot concurrently with its destruction, which
+ *   is what a fill split by such a pass would be. At the granularity of one
+ *   step the model still lets a re-store fall between a destroy's mark and
+ *   its pass (the malloc fallback): the pass then destroys that value.
  * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
  *   runs while a key is set, and calls the destructor of each set key,
  *   clearing it first. The store's key destructor (thread_exit) is never
  *   re-armed: one call makes up to SWEEPS sweeps (CTL_EXIT_SWEEPS, 1024)
  *   of the block, stopping after a sweep that took nothing. A sweep goes in
- *   slot order, ONE value at a time: under the mutex take it out, count it
- *   in flight and record the slot as running; destroy it with the mutex
- *   released; decrement under the mutex (the last decrement of a destroyed
- *   slot frees its number). Then the TLS pointer goes back to the empty
- *   block; a block holding no value is unlinked and freed, otherwise it is
- *   ORPHANED: it stays linked, no thread uses it again, its values die with
- *   their slots, and the destroy that takes its last value unlinks and frees
- *   it (take_entry).
+ *   slot order, ONE value at a time: under the mutex take it out (clearing
+ *   the reserved entries it passes), count it in flight and record the slot
+ *   as running; destroy it with the mutex released; decrement under the
+ *   mutex (the last decrement of a destroyed slot frees its number). Then,
+ *   in one critical section, the TLS pointer goes back to the empty block,
+ *   the values still held (stored during the last sweep) move to their
+ *   slots' left lists (leave_values), and the block is unlinked and freed.
+ * - Left lists: lslot[v] = s + 1 while value v is in the list of slot s.
+ *   Destroy takes the list after its pass (or its passes) over the linked
+ *   blocks and destroys those values too: after the pass no block holds a
+ *   value or a reserved entry of the slot and none can gain one, so the
+ *   list is complete.
  * - Another library's pthread key (OTHERKEY): set or not at exit, called
  *   before or after the store's key in each round; its destructor may store
  *   a value and set its own key again. Such a store after thread_exit
- *   registers a NEW block (beside an orphaned one, if any) and sets the
- *   store's key, so libc calls thread_exit again in its next round, if one
- *   remains; a block registered in libc's last round is never swept.
- * - Values in orphaned and never-swept blocks are destroyed by whoever
+ *   registers the block again and sets the store's key, so libc calls
+ *   thread_exit again in its next round, if one remains; a block registered
+ *   in libc's last round is never swept.
+ * - Values in never-swept blocks and in left lists are destroyed by whoever
  *   destroys their slot; the final check destroys every slot still live, so
- *   they must be destroyed there, exactly once, and every orphaned block
- *   must be freed by then. (A never-swept block is never freed: documented.)
+ *   they must be destroyed there, exactly once. (A never-swept block is
+ *   never freed: documented.)
  * - Destructors are events that count, per value, how often the value was
- *   destroyed; then, nondeterministically, they do nothing, store into a
- *   slot, create a slot, destroy a slot, or fork.
+ *   destroyed; then, nondeterministically, they do nothing, store (or take)
+ *   into a slot, create a slot, destroy a slot, or fork.
  * - Destroy takes the values in one pass, or (malloc of the pending array
  *   failed, a nondeterministic choice) in passes of one value with the
- *   mutex released in between (64 in the code).
+ *   mutex released in between (64 in the code); then the left list.
  * - fork(): prepare takes the mutex; the parent unlocks; the child keeps only
  *   the forking thread (the other threads vanish: `unless` below), frees
- *   every block but the forking thread's current one (other threads' blocks
- *   and its own orphaned one: their values are dropped, as with pthread
- *   keys), drops the values other threads were destroying, recomputes the
- *   in-flight counts (1 for the slot whose exit destructor the forking
- *   thread is running, else 0), frees draining numbers whose count is now 0,
- *   and unlocks.
+ *   every other thread's block and every left list (the values of threads
+ *   that do not exist there are dropped, as with pthread keys, including
+ *   those the forking thread left at an earlier exit call), drops the values
+ *   other threads were destroying, recomputes the in-flight counts (1 for
+ *   the slot whose exit destructor the forking thread is running, else 0),
+ *   frees draining numbers whose count is now 0, and unlocks.
  *
  * Known gap, harmless (fork child): a number whose destroy was in progress in
  * a thread that does not exist in the child stays "being destroyed" there:
  * it is never freed (a leak of one number; its handle stays dead). If that
  * destroy was in its malloc fallback, a value of the number that it had not
- * reached yet and that sits in a block the forking thread never sweeps again
- * (orphaned, or registered in libc's last round) is never destroyed in the
- * child either, and such an orphaned block is never freed. The final check
- * accepts exactly these cases (probe R_FORKSTUCK shows they are reached).
+ * reached yet and that the forking thread keeps is never destroyed in the
+ * child either if it sits in a block registered in libc's last round (never
+ * swept) or if the thread leaves it at its exit (it goes to the list of a
+ * number that no destroy will take). The final check accepts exactly these
+ * cases (probe R_FORKSTUCK shows they are reached).
  *
  * Properties (assertions, plus spin's check for invalid end states)
  * - No deadlock: every thread terminates (spin's invalid end state check).
- * - Every stored value is destroyed exactly once (`destroyed[v] == 1` at the
- *   end, never 2), except values a fork child dropped with their thread.
+ * - Every stored value ends exactly once: destroyed once (`destroyed[v] == 1`
+ *   at the end, never 2) or taken back by its thread (never also
+ *   destroyed), except values a fork child dropped with their thread.
+ * - Nothing leaked: a value is left only for a live or dying slot, a destroy
+ *   leaves no value of its slot in the list and no entry (value or reserved)
+ *   of its slot in any block, and at the end every list is empty (but for
+ *   the fork child's gap above).
  * - No stale handle match: a new generation on a number was never used on it
  *   before, so a handle of a destroyed slot never matches a later slot's
- *   entry; and a destroy leaves no entry of its slot behind in any block.
+ *   entry; and, as above, a destroy leaves no entry of its slot behind.
  * - In-flight counts never go negative.
  * - The free list never holds a live or in-flight number: a number is freed
  *   only when its destroy is done and its in-flight count is 0, and create
  *   only takes a free number with count 0. At the end every number is free
  *   or retired (but for the fork child's gap above).
- * - Blocks: only linked blocks hold values; a thread never registers while
- *   it has a current block, and its other linked blocks are orphaned; at the
- *   end no orphaned block is left (but for the gap above).
  *
  * Bounds (the check is exhaustive within them)
  * - NT threads, NS slot numbers, NV values, MAXGEN generations per number;
@@ -105,40 +126,38 @@
  *   sweep after the first finds a value only if a destructor stored one, so
  *   with REENTER re-entrant actions at most REENTER + 1 sweeps run and the
  *   default checks "sweep until a sweep runs none". Leaving values after
- *   the last sweep takes one destructor store per sweep, so the orphan
+ *   the last sweep takes one destructor store per sweep, so the left-value
  *   checks (the cut-off at the bound) run with SWEEPS=1 or 2. The protocol
  *   does not depend on the count beyond "values stored during the last
- *   sweep stay".
- * - BPT blocks per thread (2): the current block plus one orphaned block. A
- *   registration that would need a third fails an assertion (not a silent
- *   cut), and no passing run reaches it: needing a third block takes at
- *   least four re-entrant stores (per orphaned block, a destructor's store
- *   in the last sweep and another key's store that registers again) and the
- *   runs allow two. More orphaned blocks would add nothing new: an
- *   orphaned block is only ever reached by destroy's take, which treats
- *   every linked block alike and frees each one on its own last value.
+ *   sweep are left".
+ * - One block per thread: every exit call frees the block it swept, so a
+ *   thread never has more than one.
  *
  * Abstracted away (not in the model)
  * - The exact round count beyond the parameter, and other keys beyond one.
  * - malloc failure other than destroy's pending array: a failing block or
  *   chunk allocation only makes a store fail, which the model covers by
- *   stores that do nothing.
+ *   stores that do nothing; a left list that cannot grow drops the value
+ *   (documented), which the model does not explore.
  * - Memory ordering and the lock-free fast paths (get/set of a value the
  *   thread holds, signal handlers): the model is sequentially consistent and
- *   only models what happens under the mutex, plus unlocked destructor runs.
+ *   only models what happens under the mutex, the lock-free re-store as one
+ *   step, and unlocked destructor runs.
  * - The mutex itself: critical sections are atomic steps, so a mutex bug
  *   (re-initialising a held mutex in the fork child, say) is out of reach.
  * - Fairness: the protocol has no wait left; spin checks safety.
- * - Value overwrite, ctl_take and begin/finish/cancel initialisation: they
- *   change one entry of the caller's own block under the mutex like a store
- *   (an initialisation mark left in an orphaned block keeps it until its
- *   slot is destroyed, like a value).
+ * - Value overwrite and begin/finish/cancel initialisation: they change one
+ *   entry of the caller's own block, under the mutex or only while it is
+ *   the caller's (like a store or a take); an initialisation mark is cleared
+ *   by the exit sweep and by destroy's pass like a reserved entry.
  * - The 64 inline lanes and the chunk directory: one flat array of entries.
  * - Handles: operations use the current generation of a number; stale
  *   handles are covered by the generation check at create (a stale handle's
- *   generation is never reused) rather than by explicit lookups.
+ *   generation is never reused) and by "a destroy leaves no entry of its
+ *   slot behind" (a reserved entry left behind would let a stale handle's
+ *   store succeed without the mutex) rather than by explicit lookups.
  *
- * The old protocol's bugs, as switches; would this model have caught them?
+ * Bugs, as switches; would this model have caught them?
  * - BUG_BATCH: the exit destructor took a batch of up to 64 values at once,
  *   all in flight, and destroy waited for every in-flight count except the
  *   one of the slot whose destructor runs now. A destructor that destroys a
@@ -173,9 +192,23 @@
  * - BUG_CANCEL_DESTROY: cancellation enabled in destroy: unwinding from a
  *   destructor leaves the slot dying forever and the values not yet
  *   destroyed lost. Yes: the final check finds the number never freed.
- * - BUG_NO_ORPHAN_FREE: destroy takes an orphaned block's last value but
- *   leaves the block linked: it is never freed (a leak per thread that
- *   exits with values left). Yes, with one sweep (SWEEPS=1).
+ * Seeded mistakes in the mechanism of left values and reserved entries:
+ * - BUG_LEFT_FIRST: destroy takes its slot's left list before its pass over
+ *   the linked blocks (in the critical section that marks the slot dying),
+ *   and destroys those values first. With the one-pass destroy the pass
+ *   follows in the same critical section and nothing changes; in the malloc
+ *   fallback, a thread that the passes have not reached yet exits and
+ *   leaves its value after the list was taken: the value is never destroyed.
+ *   Yes, with SWEEPS=1 (finish_destroy finds the value in the list).
+ * - BUG_LEAVE_SPLIT: thread exit moves its values to the lists in one
+ *   critical section and unlinks the block in a later one (leave_values
+ *   copies a value without clearing its entry). A destroy between the two
+ *   takes the value from the still linked block and again from the list:
+ *   destroyed twice. Yes, with SWEEPS=1.
+ * - BUG_KEEP_RESERVED: destroy's pass skips reserved entries instead of
+ *   clearing them: the reserved tag of a dead slot stays, and a later store
+ *   through a stale handle would succeed without the mutex. Yes:
+ *   finish_destroy finds the entry.
  */
 
 #ifndef NT
@@ -203,22 +236,26 @@
 #define COPIES 1 /* copies of the store: slot number s belongs to copy COPY(s) */
 #endif
 #define COPY(s) ((s) % COPIES)
-#ifndef BPT
-#define BPT 2 /* blocks per thread: the current one and one orphaned */
-#endif
 #ifndef MAXGEN
 #define MAXGEN 2 /* generations per number before it is retired */
 #endif
 #ifndef OTHERKEY
 #define OTHERKEY 1 /* another library's pthread key, set at exit or not */
 #endif
+#ifndef TAKE
+#define TAKE 1 /* a store into an entry holding a value takes it (ctl_take) */
+#endif
 #ifndef NINIT
 #define NINIT NS /* slots created before the threads start */
 #endif
 
-#define NB (NT * BPT) /* blocks: thread t owns t * BPT ... t * BPT + BPT - 1 */
+#define NB NT /* blocks: block t is thread t's */
 #define E(b, s) ((b) * NS + (s)) /* entry of slot number s in block b */
-#define MINE(t) (cur[t] - 1) /* the block the thread's TLS pointer names */
+#define MINE(t) (t) /* the thread's block (linked while cur[t]) */
+#define RSV 8 /* CTL__TAG_RESERVED, above every generation */
+#if MAXGEN >= RSV
+#error "generations must stay below RSV"
+#endif
 
 #define FREE 0
 #define LIVE 1
@@ -237,14 +274,19 @@
 #define R_FORKRUN 5      /* a fork child of a thread running an exit destructor */
 #define R_NOWAIT 6       /* destroy returns while an exiting thread's call of its slot is in flight */
 #define R_RETIRE 7       /* a number's generations are used up: it is retired */
-#define R_ORPHAN 8       /* values remain after the last sweep: the block is orphaned */
-#define R_ORPHANFREE 9   /* a thread's destroy takes an orphaned block's last value */
-#define R_REREGORPHAN 10 /* re-registration while the thread's orphaned block is linked */
-#define R_ORPHANLEFT 11  /* the final destroy frees an orphaned block */
+#define R_LEAVE 8        /* values remain after the last sweep: left in their slot's list */
+#define R_LEFTDESTROY 9  /* a thread's destroy destroys a value from its slot's list */
+#define R_RESTORE 10     /* a store fills a reserved entry without the mutex */
+#define R_LEFTFINAL 11   /* the final destroy destroys a value from a slot's list */
 #define R_FORKDRAIN 12   /* the fork child frees a draining number */
 #define R_FORKSTUCK 13   /* fork child: a value of a number stuck DYING is never destroyed */
 #define R_SWEEP2 14      /* a later sweep destroys a value stored during an earlier one */
 #define R_EXITAGAIN 15   /* libc calls thread_exit again, in a later round, for a new block */
+#define R_LEAVEDYING 16  /* an exiting thread leaves a value of a slot being destroyed */
+#define R_RESVSWEEP 17   /* the exit sweep clears a reserved entry */
+#define R_RESVDESTROY 18 /* destroy's pass clears a reserved entry */
+#define R_FORKLEFT 19    /* the fork child drops a left value */
+#define R_RESTOREDYING 20 /* a lock-free re-store before a destroy's fallback pass reaches it */
 #ifdef REACH
 #define REACHED(n) assert(REACH != n)
 #else
@@ -257,17 +299,17 @@ byte inflight[NS];
 byte usedgens[NS]; /* bit g: generation g was handed out on this number */
 byte destroyer[NS]; /* thread id + 1 of the destroy in progress (DYING) */
 
-byte tag[NB * NS]; /* entry (b, s) at E(b, s) */
+byte tag[NB * NS]; /* entry (b, s) at E(b, s): 0, a generation, or one | RSV */
 byte val[NB * NS];
-bool reg[NB];   /* linked into the list of blocks */
-bool orph[NB];  /* orphaned: linked, no thread's own block any more */
-byte cur[NT];   /* the thread's TLS pointer: its block + 1, 0 = the empty block */
+bool cur[NT];   /* the thread's TLS pointer names its (linked) block, not the empty one */
+byte lslot[NV + 1]; /* slot number + 1 whose left list holds the value, or 0 */
 bool armed[NT]; /* the store's pthread key is set */
 byte running[NT + 1]; /* slot number + 1 of the exit destructor running */
 bool settled[NT + 1]; /* BUG_* only: destroy settled the running count */
 
 byte nv; /* values stored so far */
 byte destroyed[NV + 1];
+bool taken[NV + 1]; /* ctl_take gave the value back to its thread */
 bool dropped[NV + 1];
 byte holder[NV + 1]; /* thread id + 1 that took the value to destroy it */
 
@@ -299,7 +341,11 @@ inline finish_destroy(s)
     destroyer[s] = 0;
     c = 0;
     do
-    :: c < NB -> assert(tag[E(c, s)] == 0); c++ /* nothing left behind */
+    :: c < NB -> assert(tag[E(c, s)] == 0); c++ /* no entry left behind */
+    :: else -> c = 0; break
+    od;
+    do
+    :: c < NV -> c++; assert(lslot[c] != s + 1) /* no value left behind */
     :: else -> c = 0; break
     od;
     if
@@ -343,93 +389,93 @@ inline pick_slot()
     od
 }
 
-/* sc = the first slot number >= sc at which block kb holds a value, or NS. */
-inline scan_block(kb)
+/* Destroy's take of entry (kb, s) (take_values), which holds a value or is
+ * reserved: clear it; `out` = its value, or 0 for a reserved entry.
+ * BUG_KEEP_RESERVED leaves a reserved entry as it is. */
+inline take_entry(kb, s, out)
 {
+    if
+    :: tag[E(kb, s)] == sgen[s] ->
+        out = val[E(kb, s)];
+        tag[E(kb, s)] = 0;
+        val[E(kb, s)] = 0
+    :: else ->
+        assert(tag[E(kb, s)] == (sgen[s] | RSV));
+        REACHED(R_RESVDESTROY);
+#ifndef BUG_KEEP_RESERVED
+        tag[E(kb, s)] = 0;
+#endif
+        out = 0
+    fi
+}
+
+/* Destroy's take of slot s's left list: each value moves to the bit set lm. */
+inline take_left(t, s, lm)
+{
+    sc = 1;
     do
-    :: sc < NS && tag[E(kb, sc)] == 0 -> sc++
-    :: else -> break
+    :: sc <= NV ->
+        if
+        :: lslot[sc] == s + 1 -> lslot[sc] = 0; holder[sc] = t + 1; lm = lm | (1 << sc)
+        :: else
+        fi;
+        sc++
+    :: else -> sc = 0; break
     od
 }
 
-/* Destroy's take of entry (kb, s) (take_values): clear it; an orphaned block
- * whose last value this was is unlinked and freed (no thread uses it). */
-inline take_entry(t, kb, s)
-{
-    tag[E(kb, s)] = 0;
-    val[E(kb, s)] = 0;
-#ifndef BUG_NO_ORPHAN_FREE
-    if
-    :: orph[kb] ->
-        sc = 0;
-        scan_block(kb);
-        if
-        :: sc == NS ->
-            if
-            :: t != CHECKER -> REACHED(R_ORPHANFREE)
-            :: else -> REACHED(R_ORPHANLEFT)
-            fi;
-            reg[kb] = false;
-            orph[kb] = false
-        :: else
-        fi;
-        sc = 0
-    :: else
-    fi
-#endif
-}
-
-/* A store into some slot number c with its current handle. A thread on the
- * empty block registers first: a new block, linked, and the key set. Bound:
- * BPT blocks per thread; a registration that would need one more (all of
- * them orphaned) fails an assertion, so a run that passes never cut a path
- * there (see the header comment). */
+/* A store into some slot number c with its current handle:
+ * - an entry holding a value: ctl_take instead (the value goes back to its
+ *   caller; the entry stays reserved), or, with TAKE=0, nothing;
+ * - a reserved entry: filled without the mutex (ctl__set_slow's fast path),
+ *   even while a destroy in its fallback has not reached it yet;
+ * - an empty entry of a live slot: filled under the mutex; a thread on the
+ *   empty block registers first: its block linked, the key set. */
 inline slot_store(t)
 {
     atomic {
         pick_slot();
         if
-        :: cur[t] != 0 -> sc = cur[t]
-        :: else ->
-            sc = t * BPT;
-            do
-            :: sc < t * BPT + BPT && reg[sc] -> assert(orph[sc]); sc++
-            :: else -> break
-            od;
-            assert(sc < t * BPT + BPT); /* the bound BPT: raise it */
-            sc++
-        fi;
-        if
-        :: sstate[c] == LIVE && tag[E(sc - 1, c)] == 0 && nv < NV ->
+        :: TAKE && cur[t] && tag[E(t, c)] == sgen[c] ->
+            assert(sstate[c] == LIVE || sstate[c] == DYING);
+            assert(!taken[val[E(t, c)]] && destroyed[val[E(t, c)]] == 0 && holder[val[E(t, c)]] == 0);
+            taken[val[E(t, c)]] = true;
+            tag[E(t, c)] = sgen[c] | RSV;
+            val[E(t, c)] = 0
+        :: cur[t] && tag[E(t, c)] == (sgen[c] | RSV) ->
+            assert(sstate[c] == LIVE || sstate[c] == DYING);
             if
-            :: cur[t] == 0 -> /* register: link the block, set the key */
-                assert(!orph[sc - 1]);
-                reg[sc - 1] = true;
-                cur[t] = sc;
-                armed[t] = true;
+            :: nv < NV ->
+                REACHED(R_RESTORE);
                 if
-                :: rounds > 0 -> REACHED(R_REREGISTER)
+                :: sstate[c] == DYING -> REACHED(R_RESTOREDYING)
                 :: else
                 fi;
-                sc = t * BPT;
-                do
-                :: sc < t * BPT + BPT ->
+                nv++;
+                val[E(t, c)] = nv;
+                tag[E(t, c)] = sgen[c]
+            :: else /* nothing new to model */
+            fi
+        :: else ->
+            if
+            :: sstate[c] == LIVE && tag[E(t, c)] == 0 && nv < NV ->
+                if
+                :: !cur[t] -> /* register: link the block, set the key */
+                    cur[t] = true;
+                    armed[t] = true;
                     if
-                    :: reg[sc] && sc != cur[t] - 1 -> REACHED(R_REREGORPHAN)
+                    :: rounds > 0 -> REACHED(R_REREGISTER)
                     :: else
-                    fi;
-                    sc++
-                :: else -> break
-                od
-            :: else
-            fi;
-            nv++;
-            tag[E(MINE(t), c)] = sgen[c];
-            val[E(MINE(t), c)] = nv
-        :: else /* dead slot, or nothing new to model */
+                    fi
+                :: else
+                fi;
+                nv++;
+                tag[E(t, c)] = sgen[c];
+                val[E(t, c)] = nv
+            :: else /* dead slot, or nothing new to model */
+            fi
         fi;
-        c = 0;
-        sc = 0
+        c = 0
     }
 }
 
@@ -449,23 +495,19 @@ inline fork_op(t)
             fi;
             forker = t; /* first: `unless` below reads both */
             forked = true;
-            /* Every block but the forking thread's current one is freed:
-             * other threads' blocks, and its own orphaned block. */
+            /* Every block but the forking thread's own is freed, and every
+             * left list: their values are dropped. */
             c = 0;
             do
             :: c < NB * NS ->
                 if
-                :: c / NS + 1 != cur[t] && tag[c] != 0 -> dropped[val[c]] = true; tag[c] = 0; val[c] = 0
-                :: else
-                fi;
-                c++
-            :: else -> break
-            od;
-            c = 0;
-            do
-            :: c < NB ->
-                if
-                :: c + 1 != cur[t] -> reg[c] = false; orph[c] = false
+                :: c / NS != t && tag[c] != 0 ->
+                    if
+                    :: tag[c] & RSV
+                    :: else -> dropped[val[c]] = true
+                    fi;
+                    tag[c] = 0;
+                    val[c] = 0
                 :: else
                 fi;
                 c++
@@ -475,7 +517,7 @@ inline fork_op(t)
             do
             :: c < NT ->
                 if
-                :: c != t -> cur[c] = 0; armed[c] = false
+                :: c != t -> cur[c] = false; armed[c] = false
                 :: else
                 fi;
                 c++
@@ -486,6 +528,10 @@ inline fork_op(t)
             :: c <= NV ->
                 if
                 :: holder[c] != 0 && holder[c] != t + 1 -> dropped[c] = true
+                :: else
+                fi;
+                if
+                :: lslot[c] != 0 -> REACHED(R_FORKLEFT); dropped[c] = true; lslot[c] = 0
                 :: else
                 fi;
                 c++
@@ -533,7 +579,7 @@ inline destroyed_event(t, v)
 {
     atomic {
         destroyed[v]++;
-        assert(destroyed[v] == 1);
+        assert(destroyed[v] == 1 && !taken[v]);
         assert(holder[v] == t + 1);
         holder[v] = 0
     }
@@ -563,6 +609,7 @@ inline dtor_leaf(t, v)
 #define D_K lk
 #define D_V lv
 #define D_PEND lpend
+#define D_LM llm
 #include "destroy.inc"
 #undef DESTROY
 #undef D_CANCEL
@@ -574,6 +621,7 @@ inline dtor_leaf(t, v)
 #undef D_K
 #undef D_V
 #undef D_PEND
+#undef D_LM
 
 inline dtor_full(t, v)
 {
@@ -599,6 +647,7 @@ inline dtor_full(t, v)
 #define D_K fk
 #define D_V fv
 #define D_PEND fpend
+#define D_LM flm
 #include "destroy.inc"
 #undef DESTROY
 #undef D_CANCEL
@@ -610,6 +659,7 @@ inline dtor_full(t, v)
 #undef D_K
 #undef D_V
 #undef D_PEND
+#undef D_LM
 
 /* ---- thread exit ---- */
 
@@ -635,13 +685,13 @@ inline exit_decrement(t, s)
 
 /* The store's key destructor (thread_exit), called once per registration
  * (the key is never set again): up to SWEEPS sweeps of the thread's block in
- * slot order, stopping after a sweep that took nothing; then the TLS pointer
- * goes back to the empty block, and the block is unlinked if it holds no
- * value, else orphaned (values stored during the last sweep: they die with
- * their slots, and the destroy that takes the last of them frees the block). */
+ * slot order, stopping after a sweep that took nothing; then, in one critical
+ * section, the TLS pointer goes back to the empty block, the values stored
+ * during the last sweep move to their slots' left lists (leave_values), and
+ * the block is unlinked and freed. */
 inline key_destructor(t)
 {
-    assert(cur[t] != 0 && reg[MINE(t)] && !orph[MINE(t)]);
+    assert(cur[t]);
     do
     :: atomic {
             sw < SWEEPS && (sw == 0 || found) ->
@@ -661,7 +711,8 @@ inline key_destructor(t)
             do
             :: es < NS ->
                 if
-                :: tag[E(MINE(t), es)] != 0 ->
+                :: tag[E(MINE(t), es)] & RSV -> tag[E(MINE(t), es)] = 0
+                :: tag[E(MINE(t), es)] != 0 && !(tag[E(MINE(t), es)] & RSV) ->
                     bv[es] = val[E(MINE(t), es)];
                     bt[es] = true;
                     holder[bv[es]] = t + 1;
@@ -716,13 +767,18 @@ inline key_destructor(t)
         /* es: the sweep's cursor; ev: the value taken, or 255 at the end. */
         do
         :: atomic {
+                /* on to the next value, clearing reserved entries */
                 do
                 :: es < NS && tag[E(MINE(t), es)] == 0 -> es++
+                :: es < NS && tag[E(MINE(t), es)] != 0 && tag[E(MINE(t), es)] != sgen[es] ->
+                    assert(tag[E(MINE(t), es)] == (sgen[es] | RSV));
+                    REACHED(R_RESVSWEEP);
+                    tag[E(MINE(t), es)] = 0;
+                    es++
                 :: else -> break
                 od;
                 if
                 :: es < NS ->
-                    assert(tag[E(MINE(t), es)] == sgen[es]);
                     assert(sstate[es] == LIVE || sstate[es] == DYING);
 #ifdef BUG_SKIP_DYING
                     if
@@ -770,17 +826,43 @@ inline key_destructor(t)
     od;
     atomic {
         sc = 0;
-        scan_block(MINE(t));
-        if
-        :: sc < NS -> REACHED(R_ORPHAN); orph[MINE(t)] = true
-        :: else -> reg[MINE(t)] = false
-        fi;
-        cur[t] = 0;
-        sc = 0;
+        do
+        :: sc < NS ->
+            if
+            :: tag[E(MINE(t), sc)] != 0 && tag[E(MINE(t), sc)] == sgen[sc] ->
+                assert(sstate[sc] == LIVE || sstate[sc] == DYING);
+                REACHED(R_LEAVE);
+                if
+                :: sstate[sc] == DYING -> REACHED(R_LEAVEDYING)
+                :: else
+                fi;
+                lslot[val[E(MINE(t), sc)]] = sc + 1
+            :: else
+            fi;
+#ifndef BUG_LEAVE_SPLIT
+            tag[E(MINE(t), sc)] = 0;
+            val[E(MINE(t), sc)] = 0;
+#endif
+            sc++
+        :: else -> sc = 0; break
+        od;
+#ifndef BUG_LEAVE_SPLIT
+        cur[t] = false;
+#endif
         sw = 0;
         found = false;
         ev = 0
     };
+#ifdef BUG_LEAVE_SPLIT
+    /* The block is unlinked and freed in a later critical section. */
+    atomic {
+        do
+        :: sc < NS -> tag[E(MINE(t), sc)] = 0; val[E(MINE(t), sc)] = 0; sc++
+        :: else -> sc = 0; break
+        od;
+        cur[t] = false
+    };
+#endif
 #ifdef BUG_CANCEL_EXIT
     goto exit_over;
 exit_unwound:
@@ -808,6 +890,7 @@ proctype Thread(byte t)
     bool other, otherfirst, found;
     byte ls, lk, lv, fs, fk, fv;
     bool lok, lfb, fok, ffb;
+    byte llm, flm; /* the left values a destroy took: bit v for value v */
     byte lpend[NB], fpend[NB];
 #ifdef BUG_BATCH
     byte bv[NS];
@@ -866,7 +949,7 @@ proctype Thread(byte t)
 }
 
 init {
-    byte c, s;
+    byte c, s, v;
     atomic {
         s = 0;
         do
@@ -884,8 +967,7 @@ init {
     atomic {
         /* Destroy every slot still live, as a thread that runs no exit
          * destructor: values in blocks registered in libc's last round (never
-         * swept) and in orphaned blocks die here, and orphaned blocks are
-         * freed with their last value. */
+         * swept) and values in left lists die here. */
         s = 0;
         do
         :: s < NS ->
@@ -898,18 +980,34 @@ init {
                 :: c < NB ->
                     if
                     :: tag[E(c, s)] != 0 ->
-                        assert(reg[c]);
+                        assert(cur[c]);
+                        take_entry(c, s, v);
                         if
-                        :: !orph[c] -> REACHED(R_LEFTOVER)
+                        :: v != 0 ->
+                            REACHED(R_LEFTOVER);
+                            holder[v] = CHECKER + 1;
+                            destroyed_event(CHECKER, v)
                         :: else
                         fi;
-                        holder[val[E(c, s)]] = CHECKER + 1;
-                        destroyed_event(CHECKER, val[E(c, s)]);
-                        take_entry(CHECKER, c, s)
+                        v = 0
                     :: else
                     fi;
                     c++
                 :: else -> break
+                od;
+                v = 1;
+                do
+                :: v <= NV ->
+                    if
+                    :: lslot[v] == s + 1 ->
+                        REACHED(R_LEFTFINAL);
+                        lslot[v] = 0;
+                        holder[v] = CHECKER + 1;
+                        destroyed_event(CHECKER, v)
+                    :: else
+                    fi;
+                    v++
+                :: else -> v = 0; break
                 od;
                 assert(inflight[s] == 0);
                 finish_destroy(s)
@@ -920,26 +1018,46 @@ init {
         od;
         /* Fork child: a value of a number whose destroy ran in a vanished
          * thread (its malloc fallback had not reached the value) that stays
-         * in a block the forking thread never sweeps again (orphaned, or
-         * registered in the last round) is never destroyed there; nor is
-         * such an orphaned block freed. Everything else is gone now. */
+         * in the forking thread's block registered in the last round (never
+         * swept), or that the forking thread left at its exit in the child,
+         * is never destroyed there. Everything else is gone now. */
         c = 0;
         do
         :: c < NB * NS ->
             if
             :: tag[c] != 0 ->
                 assert(forked && sstate[c % NS] == DYING && destroyer[c % NS] != forker + 1);
-                REACHED(R_FORKSTUCK);
-                dropped[val[c]] = true
+                if
+                :: !(tag[c] & RSV) -> REACHED(R_FORKSTUCK); dropped[val[c]] = true
+                :: else
+                fi
             :: else
             fi;
             c++
         :: else -> break
         od;
-        /* Every value destroyed exactly once, unless a fork child dropped it. */
+        /* No value is left in a list, but for the same case: the forking
+         * thread left it there at its exit in the child. */
         c = 1;
         do
-        :: c <= nv -> assert(destroyed[c] == 1 || (dropped[c] && destroyed[c] == 0)); c++
+        :: c <= NV ->
+            if
+            :: lslot[c] != 0 ->
+                assert(forked && sstate[lslot[c] - 1] == DYING && destroyer[lslot[c] - 1] != forker + 1);
+                REACHED(R_FORKSTUCK);
+                dropped[c] = true
+            :: else
+            fi;
+            c++
+        :: else -> break
+        od;
+        /* Every value destroyed exactly once or taken back by its thread,
+         * unless a fork child dropped it. */
+        c = 1;
+        do
+        :: c <= nv ->
+            assert(destroyed[c] + taken[c] == 1 || (dropped[c] && destroyed[c] + taken[c] == 0));
+            c++
         :: else -> break
         od;
         /* Every number free or retired, except (fork child) one whose
@@ -951,18 +1069,6 @@ init {
             assert(sstate[s] == FREE || sstate[s] == RETIRED ||
                    (forked && sstate[s] == DYING && destroyer[s] != forker + 1));
             s++
-        :: else -> break
-        od;
-        /* No orphaned block is left, but for the fork child's case above:
-         * the last value of each freed it. */
-        c = 0;
-        do
-        :: c < NB ->
-            sc = 0;
-            scan_block(c);
-            assert(!orph[c] || sc < NS);
-            sc = 0;
-            c++
         :: else -> break
         od
     }
