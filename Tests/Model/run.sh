@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Checks the slot store's lock protocol model (store.pml) with spin: the
 # protocol must hold in every configuration (exhaustive search, 0 errors),
 # and every bug variant and reachability probe must produce a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A Promela model of the slot store's lock protocol (CThreadLocals.c): slot
  * create and destroy, a thread's registration on its first store, ctl_take and
