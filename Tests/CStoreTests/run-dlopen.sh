@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Builds the store into a shared library (-shared -fPIC), makes COPIES copies
-# under different names (default: 20), and runs dlopen_main.c, which dlopens all
-# of them with default tunables and uses a slot in each from two threads; then
-# runs dlclose_main.c, which closes the library under a thread that still has
-# to exit and loads, uses and closes it 1,100 times; then runs first_use_main.c,
-# linked with the library, whose first ctl_slot_create races with a dlopened
-# plugin's constructor that creates a slot (first_use_plugin.c).
+# The store as a shared library (-shared -fPIC), loaded the ways plugins load it:
+# - dlopen_main.c dlopens COPIES copies under different names (default: 20) and
+#   uses a slot in each from two threads;
+# - dlopen_cross.c loads two copies whose exit-time destructors destroy a slot
+#   of the other copy;
+# - dlclose_main.c closes the library under a thread that still has to exit, and
+#   loads, uses and closes it 1,100 times;
+# - first_use_main.c, linked with the library, makes its first ctl_slot_create
+#   race with a dlopened plugin's constructor that creates a slot
+#   (first_use_plugin.c).
 # Prints how many copies loaded and "N passed, M failed". CC, CFLAGS, STORE_C and
 # STORE_INCLUDE as in run.sh.
 set -uo pipefail
@@ -14,49 +17,45 @@ set -uo pipefail
 source "$(dirname "$0")/settings.sh"
 copies=${COPIES:-20}
 
+program() {  # program NAME [LINK FLAGS...]: builds $here/NAME.c into $work/NAME
+    local name=$1
+    shift
+    $cc "${cflags[@]}" -std=c11 -Wall -Wextra -I "$store_include" -I "$here" -pthread "$here/$name.c" \
+        -o "$work/$name" "$@" -ldl
+}
+
 if ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$store_c" "$here/dlopen_lib.c" \
     -o "$work/libctlstore.so" ||
-    ! $cc "${cflags[@]}" -std=c11 -Wall -Wextra -I "$store_include" -I "$here" -pthread "$here/dlopen_main.c" \
-        -o "$work/dlopen_main" -ldl ||
-    ! $cc "${cflags[@]}" -std=c11 -Wall -Wextra -I "$store_include" -I "$here" -pthread "$here/dlclose_main.c" \
-        -o "$work/dlclose_main" -ldl ||
+    ! program dlopen_main || ! program dlopen_cross || ! program dlclose_main ||
     ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$here/first_use_plugin.c" \
         -o "$work/first_use_plugin.so" -L "$work" -lctlstore ||
-    ! $cc "${cflags[@]}" -std=c11 -Wall -Wextra -I "$store_include" -I "$here" -pthread -rdynamic \
-        "$here/first_use_main.c" -o "$work/first_use_main" -L "$work" -lctlstore -Wl,-rpath,"$work" -ldl; then
+    ! program first_use_main -rdynamic -L "$work" -lctlstore -Wl,-rpath,"$work"; then
     echo "FAIL  dlopen (does not build)"
     echo "0 passed, 1 failed"
     exit 1
 fi
 for ((i = 0; i < copies; i++)); do cp "$work/libctlstore.so" "$work/libctlstore_$i.so"; done
+
 passed=0
 failed=0
-if timeout -k 5 "${TIMEOUT:-60}" "$work/dlopen_main" "$work" "$copies" >"$work/out" 2>&1; then
+check() {  # check LABEL COMMAND...: runs COMMAND under the timeout, prints its output and ok or FAIL
+    local label=$1
+    shift
+    timeout -k 5 "${TIMEOUT:-60}" "$@" >"$work/out" 2>&1
+    local status=$?
     sed 's/^/      /' "$work/out"
-    echo "ok    dlopen ($copies copies)"
-    passed=$((passed + 1))
-else
-    sed 's/^/      /' "$work/out"
-    echo "FAIL  dlopen ($copies copies)"
-    failed=$((failed + 1))
-fi
-if timeout -k 5 "${TIMEOUT:-60}" "$work/dlclose_main" "$work/libctlstore.so" >"$work/out" 2>&1; then
-    sed 's/^/      /' "$work/out"
-    echo "ok    dlclose"
-    passed=$((passed + 1))
-else
-    sed 's/^/      /' "$work/out"
-    echo "FAIL  dlclose"
-    failed=$((failed + 1))
-fi
-if timeout -k 5 "${TIMEOUT:-60}" "$work/first_use_main" "$work/first_use_plugin.so" >"$work/out" 2>&1; then
-    sed 's/^/      /' "$work/out"
-    echo "ok    first use inside dlopen"
-    passed=$((passed + 1))
-else
-    sed 's/^/      /' "$work/out"
-    echo "FAIL  first use inside dlopen"
-    failed=$((failed + 1))
-fi
+    if [[ $status -eq 0 ]]; then
+        echo "ok    $label"
+        passed=$((passed + 1))
+    else
+        echo "FAIL  $label (exit status $status)"
+        failed=$((failed + 1))
+    fi
+}
+check "dlopen ($copies copies)" "$work/dlopen_main" "$work" "$copies"
+check "two copies destroying each other's slots at exit" \
+    "$work/dlopen_cross" "$work/libctlstore_0.so" "$work/libctlstore_1.so"
+check "dlclose" "$work/dlclose_main" "$work/libctlstore.so"
+check "first use inside dlopen" "$work/first_use_main" "$work/first_use_plugin.so"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
