@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A Promela model of the slot store's lock protocol (CThreadLocals.c): slot
- * create and destroy, a thread's registration on its first store, ctl_take and
- * the lock-free store into the entry it reserves, thread exit as libc drives
- * it through the store's pthread key, values left at exit in their slots'
+ * create and destroy, a thread's registration on its first store, ctl_take
+ * (which empties the entry), thread exit as libc drives it through the
+ * store's pthread key, values left at exit in their slots'
  * lists, re-entrant destructors, and fork(). Checked exhaustively with spin;
  * see README.md and run.sh.
  *
@@ -29,32 +29,31 @@
  * - Slot numbers 0..NS-1 with a generation each (1..MAXGEN); a number whose
  *   generation would pass MAXGEN is retired. The free list is the set of
  *   numbers in state FREE, reused lowest first.
- * - Blocks: thread t has block t, of NS entries. An entry's tag is 0 (empty),
- *   g (a value of generation g; the value is a value id 1..NV) or g | RSV
- *   (reserved: the thread took its value out with ctl_take). cur[t] says
+ * - Blocks: thread t has block t, of NS entries. An entry's tag is 0 (empty)
+ *   or g (a value of generation g; the value is a value id 1..NV). cur[t] says
  *   whether the thread's TLS pointer names its block, which is then linked
  *   into the list of blocks, or the shared empty block. A store on the empty
  *   block registers: the block is linked, the TLS pointer set, and the
  *   store's key set (armed). A freed block is empty and unlinked, so a later
  *   registration of the same thread uses block t again.
  * - Stores: pick a slot number and use its current generation. An entry
- *   holding a value is taken instead (ctl_take: the value goes back to its
- *   caller, taken[v], and the tag becomes reserved); a reserved entry is
- *   filled without the mutex (ctl__set_slow's fast path); an empty entry of a
- *   live slot is filled under the mutex, registering first if need be. The
- *   lock-free fill is one step here too: the only other writer of the entry
- *   is a destroy of its slot (its pass clears reserved entries), and the
- *   contract forbids using a slot concurrently with its destruction, which
- *   is what a fill split by such a pass would be. At the granularity of one
- *   step the model still lets a re-store fall between a destroy's mark and
- *   its pass (the malloc fallback): the pass then destroys that value.
+ *   holding a value is taken instead (ctl_take: the entry is emptied and the
+ *   value goes back to its caller, taken[v]); an empty entry is filled under
+ *   the mutex if the slot is live (ctl__set_slow), registering first if need
+ *   be, and the store is refused otherwise; a store after a take is such a
+ *   store. ctl_take runs without the mutex and is one step here: the only
+ *   other writer of the entry is a destroy of its slot, and the contract
+ *   forbids using a slot concurrently with its destruction, which is what a
+ *   take split by the destroy's pass would be. At the granularity of one
+ *   step the model still lets a take fall between a destroy's mark and its
+ *   pass (the malloc fallback): the pass then finds the entry empty.
  * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
  *   runs while a key is set, and calls the destructor of each set key,
  *   clearing it first. The store's key destructor (thread_exit) is never
  *   re-armed: one call makes up to SWEEPS sweeps (CTL_EXIT_SWEEPS, 1024)
  *   of the block, stopping after a sweep that took nothing. A sweep goes in
- *   slot order, ONE value at a time: under the mutex take it out (clearing
- *   the reserved entries it passes), count it in flight and record the slot
+ *   slot order, ONE value at a time: under the mutex take it out, count it
+ *   in flight and record the slot
  *   as running; destroy it with the mutex released; decrement under the
  *   mutex (the last decrement of a destroyed slot frees its number). Then,
  *   in one critical section, the TLS pointer goes back to the empty block,
@@ -63,8 +62,8 @@
  * - Left lists: lslot[v] = s + 1 while value v is in the list of slot s.
  *   Destroy takes the list after its pass (or its passes) over the linked
  *   blocks and destroys those values too: after the pass no block holds a
- *   value or a reserved entry of the slot and none can gain one, so the
- *   list is complete.
+ *   value of the slot and none can gain one (a store needs a live slot), so
+ *   the list is complete.
  * - Another library's pthread key (OTHERKEY): set or not at exit, called
  *   before or after the store's key in each round; its destructor may store
  *   a value and set its own key again. Such a store after thread_exit
@@ -106,9 +105,9 @@
  *   at the end, never 2) or taken back by its thread (never also
  *   destroyed), except values a fork child dropped with their thread.
  * - Nothing leaked: a value is left only for a live or dying slot, a destroy
- *   leaves no value of its slot in the list and no entry (value or reserved)
- *   of its slot in any block, and at the end every list is empty (but for
- *   the fork child's gap above).
+ *   leaves no value of its slot in the list and no entry of its slot in any
+ *   block, and at the end every list is empty (but for the fork child's gap
+ *   above).
  * - No stale handle match: a new generation on a number was never used on it
  *   before, so a handle of a destroyed slot never matches a later slot's
  *   entry; and, as above, a destroy leaves no entry of its slot behind.
@@ -142,21 +141,21 @@
  *   (documented), which the model does not explore.
  * - Memory ordering and the lock-free fast paths (get/set of a value the
  *   thread holds, signal handlers): the model is sequentially consistent and
- *   only models what happens under the mutex, the lock-free re-store as one
- *   step, and unlocked destructor runs.
+ *   only models what happens under the mutex, ctl_take as one step, and
+ *   unlocked destructor runs.
  * - The mutex itself: critical sections are atomic steps, so a mutex bug
  *   (re-initialising a held mutex in the fork child, say) is out of reach.
  * - Fairness: the protocol has no wait left; spin checks safety.
  * - Value overwrite and begin/finish/cancel initialisation: they change one
  *   entry of the caller's own block, under the mutex or only while it is
- *   the caller's (like a store or a take); an initialisation mark is cleared
- *   by the exit sweep and by destroy's pass like a reserved entry.
+ *   the caller's (like a store or a take); the exit sweep and destroy's pass
+ *   clear an initialisation mark without running a destructor.
  * - The 64 inline lanes and the chunk directory: one flat array of entries.
  * - Handles: operations use the current generation of a number; stale
  *   handles are covered by the generation check at create (a stale handle's
  *   generation is never reused) and by "a destroy leaves no entry of its
- *   slot behind" (a reserved entry left behind would let a stale handle's
- *   store succeed without the mutex) rather than by explicit lookups.
+ *   slot behind" (an entry left behind would let a stale handle's get or
+ *   take match) rather than by explicit lookups.
  *
  * Bugs, as switches; would this model have caught them?
  * - BUG_BATCH: the exit destructor took a batch of up to 64 values at once,
@@ -193,7 +192,7 @@
  * - BUG_CANCEL_DESTROY: cancellation enabled in destroy: unwinding from a
  *   destructor leaves the slot dying forever and the values not yet
  *   destroyed lost. Yes: the final check finds the number never freed.
- * Seeded mistakes in the mechanism of left values and reserved entries:
+ * Seeded mistakes in the mechanism of left values:
  * - BUG_LEFT_FIRST: destroy takes its slot's left list before its pass over
  *   the linked blocks (in the critical section that marks the slot dying),
  *   and destroys those values first. With the one-pass destroy the pass
@@ -206,10 +205,6 @@
  *   copies a value without clearing its entry). A destroy between the two
  *   takes the value from the still linked block and again from the list:
  *   destroyed twice. Yes, with SWEEPS=1.
- * - BUG_KEEP_RESERVED: destroy's pass skips reserved entries instead of
- *   clearing them: the reserved tag of a dead slot stays, and a later store
- *   through a stale handle would succeed without the mutex. Yes:
- *   finish_destroy finds the entry.
  */
 
 #ifndef NT
@@ -253,9 +248,8 @@
 #define NB NT /* blocks: block t is thread t's */
 #define E(b, s) ((b) * NS + (s)) /* entry of slot number s in block b */
 #define MINE(t) (t) /* the thread's block (linked while cur[t]) */
-#define RSV 8 /* CTL__TAG_RESERVED, above every generation */
-#if MAXGEN >= RSV
-#error "generations must stay below RSV"
+#if MAXGEN > 7
+#error "usedgens holds generations 1..7"
 #endif
 
 #define FREE 0
@@ -277,17 +271,15 @@
 #define R_RETIRE 7       /* a number's generations are used up: it is retired */
 #define R_LEAVE 8        /* values remain after the last sweep: left in their slot's list */
 #define R_LEFTDESTROY 9  /* a thread's destroy destroys a value from its slot's list */
-#define R_RESTORE 10     /* a store fills a reserved entry without the mutex */
+#define R_TAKESTORE 10   /* a store after the thread's take of the entry finds the slot dead: refused */
 #define R_LEFTFINAL 11   /* the final destroy destroys a value from a slot's list */
 #define R_FORKDRAIN 12   /* the fork child frees a draining number */
 #define R_FORKSTUCK 13   /* fork child: a value of a number stuck DYING is never destroyed */
 #define R_SWEEP2 14      /* a later sweep destroys a value stored during an earlier one */
 #define R_EXITAGAIN 15   /* libc calls thread_exit again, in a later round, for a new block */
 #define R_LEAVEDYING 16  /* an exiting thread leaves a value of a slot being destroyed */
-#define R_RESVSWEEP 17   /* the exit sweep clears a reserved entry */
-#define R_RESVDESTROY 18 /* destroy's pass clears a reserved entry */
-#define R_FORKLEFT 19    /* the fork child drops a left value */
-#define R_RESTOREDYING 20 /* a lock-free re-store before a destroy's fallback pass reaches it */
+#define R_FORKLEFT 17    /* the fork child drops a left value */
+#define R_TAKEDYING 18   /* a take before a destroy's fallback pass reaches the entry */
 #ifdef REACH
 #define REACHED(n) assert(REACH != n)
 #else
@@ -300,7 +292,7 @@ byte inflight[NS];
 byte usedgens[NS]; /* bit g: generation g was handed out on this number */
 byte destroyer[NS]; /* thread id + 1 of the destroy in progress (DYING) */
 
-byte tag[NB * NS]; /* entry (b, s) at E(b, s): 0, a generation, or one | RSV */
+byte tag[NB * NS]; /* entry (b, s) at E(b, s): 0 or a generation */
 byte val[NB * NS];
 bool cur[NT];   /* the thread's TLS pointer names its (linked) block, not the empty one */
 byte lslot[NV + 1]; /* slot number + 1 whose left list holds the value, or 0 */
@@ -319,6 +311,9 @@ byte done;
 bool forked;
 byte forker;
 bool fdone; /* the fork child's thread is done */
+#if REACH == R_TAKESTORE
+byte tookgen[NB * NS]; /* probe only: generation of the entry's last ctl_take */
+#endif
 byte sc; /* scratch index of one atomic step; 0 between steps */
 
 /* ---- slots ---- */
@@ -390,24 +385,14 @@ inline pick_slot()
     od
 }
 
-/* Destroy's take of entry (kb, s) (take_values), which holds a value or is
- * reserved: clear it; `out` = its value, or 0 for a reserved entry.
- * BUG_KEEP_RESERVED leaves a reserved entry as it is. */
+/* Destroy's take of entry (kb, s) (take_values), which holds a value of the
+ * slot: empty it; `out` = its value. */
 inline take_entry(kb, s, out)
 {
-    if
-    :: tag[E(kb, s)] == sgen[s] ->
-        out = val[E(kb, s)];
-        tag[E(kb, s)] = 0;
-        val[E(kb, s)] = 0
-    :: else ->
-        assert(tag[E(kb, s)] == (sgen[s] | RSV));
-        REACHED(R_RESVDESTROY);
-#ifndef BUG_KEEP_RESERVED
-        tag[E(kb, s)] = 0;
-#endif
-        out = 0
-    fi
+    assert(tag[E(kb, s)] == sgen[s]);
+    out = val[E(kb, s)];
+    tag[E(kb, s)] = 0;
+    val[E(kb, s)] = 0
 }
 
 /* Destroy's take of slot s's left list: each value moves to the bit set lm. */
@@ -426,12 +411,12 @@ inline take_left(t, s, lm)
 }
 
 /* A store into some slot number c with its current handle:
- * - an entry holding a value: ctl_take instead (the value goes back to its
- *   caller; the entry stays reserved), or, with TAKE=0, nothing;
- * - a reserved entry: filled without the mutex (ctl__set_slow's fast path),
- *   even while a destroy in its fallback has not reached it yet;
- * - an empty entry of a live slot: filled under the mutex; a thread on the
- *   empty block registers first: its block linked, the key set. */
+ * - an entry holding a value: ctl_take instead (the entry is emptied, the
+ *   value goes back to its caller), even while a destroy in its fallback
+ *   has not reached the entry yet; with TAKE=0, nothing;
+ * - an empty entry (also one emptied by a take): filled under the mutex if
+ *   the slot is live, else refused; a thread on the empty block registers
+ *   first: its block linked, the key set. */
 inline slot_store(t)
 {
     atomic {
@@ -440,24 +425,23 @@ inline slot_store(t)
         :: TAKE && cur[t] && tag[E(t, c)] == sgen[c] ->
             assert(sstate[c] == LIVE || sstate[c] == DYING);
             assert(!taken[val[E(t, c)]] && destroyed[val[E(t, c)]] == 0 && holder[val[E(t, c)]] == 0);
-            taken[val[E(t, c)]] = true;
-            tag[E(t, c)] = sgen[c] | RSV;
-            val[E(t, c)] = 0
-        :: cur[t] && tag[E(t, c)] == (sgen[c] | RSV) ->
-            assert(sstate[c] == LIVE || sstate[c] == DYING);
             if
-            :: nv < NV ->
-                REACHED(R_RESTORE);
-                if
-                :: sstate[c] == DYING -> REACHED(R_RESTOREDYING)
-                :: else
-                fi;
-                nv++;
-                val[E(t, c)] = nv;
-                tag[E(t, c)] = sgen[c]
-            :: else /* nothing new to model */
-            fi
+            :: sstate[c] == DYING -> REACHED(R_TAKEDYING)
+            :: else
+            fi;
+#if REACH == R_TAKESTORE
+            tookgen[E(t, c)] = sgen[c];
+#endif
+            taken[val[E(t, c)]] = true;
+            tag[E(t, c)] = 0;
+            val[E(t, c)] = 0
         :: else ->
+#if REACH == R_TAKESTORE
+            if
+            :: tookgen[E(t, c)] != 0 && tookgen[E(t, c)] == sgen[c] && sstate[c] != LIVE -> REACHED(R_TAKESTORE)
+            :: else
+            fi;
+#endif
             if
             :: sstate[c] == LIVE && tag[E(t, c)] == 0 && nv < NV ->
                 if
@@ -503,10 +487,7 @@ inline fork_op(t)
             :: c < NB * NS ->
                 if
                 :: c / NS != t && tag[c] != 0 ->
-                    if
-                    :: tag[c] & RSV
-                    :: else -> dropped[val[c]] = true
-                    fi;
+                    dropped[val[c]] = true;
                     tag[c] = 0;
                     val[c] = 0
                 :: else
@@ -712,8 +693,7 @@ inline key_destructor(t)
             do
             :: es < NS ->
                 if
-                :: tag[E(MINE(t), es)] & RSV -> tag[E(MINE(t), es)] = 0
-                :: tag[E(MINE(t), es)] != 0 && !(tag[E(MINE(t), es)] & RSV) ->
+                :: tag[E(MINE(t), es)] != 0 ->
                     bv[es] = val[E(MINE(t), es)];
                     bt[es] = true;
                     holder[bv[es]] = t + 1;
@@ -768,18 +748,14 @@ inline key_destructor(t)
         /* es: the sweep's cursor; ev: the value taken, or 255 at the end. */
         do
         :: atomic {
-                /* on to the next value, clearing reserved entries */
+                /* on to the next value */
                 do
                 :: es < NS && tag[E(MINE(t), es)] == 0 -> es++
-                :: es < NS && tag[E(MINE(t), es)] != 0 && tag[E(MINE(t), es)] != sgen[es] ->
-                    assert(tag[E(MINE(t), es)] == (sgen[es] | RSV));
-                    REACHED(R_RESVSWEEP);
-                    tag[E(MINE(t), es)] = 0;
-                    es++
                 :: else -> break
                 od;
                 if
                 :: es < NS ->
+                    assert(tag[E(MINE(t), es)] == sgen[es]);
                     assert(sstate[es] == LIVE || sstate[es] == DYING);
 #ifdef BUG_SKIP_DYING
                     if
@@ -830,7 +806,8 @@ inline key_destructor(t)
         do
         :: sc < NS ->
             if
-            :: tag[E(MINE(t), sc)] != 0 && tag[E(MINE(t), sc)] == sgen[sc] ->
+            :: tag[E(MINE(t), sc)] != 0 ->
+                assert(tag[E(MINE(t), sc)] == sgen[sc]);
                 assert(sstate[sc] == LIVE || sstate[sc] == DYING);
                 REACHED(R_LEAVE);
                 if
@@ -983,13 +960,9 @@ init {
                     :: tag[E(c, s)] != 0 ->
                         assert(cur[c]);
                         take_entry(c, s, v);
-                        if
-                        :: v != 0 ->
-                            REACHED(R_LEFTOVER);
-                            holder[v] = CHECKER + 1;
-                            destroyed_event(CHECKER, v)
-                        :: else
-                        fi;
+                        REACHED(R_LEFTOVER);
+                        holder[v] = CHECKER + 1;
+                        destroyed_event(CHECKER, v);
                         v = 0
                     :: else
                     fi;
@@ -1028,10 +1001,8 @@ init {
             if
             :: tag[c] != 0 ->
                 assert(forked && sstate[c % NS] == DYING && destroyer[c % NS] != forker + 1);
-                if
-                :: !(tag[c] & RSV) -> REACHED(R_FORKSTUCK); dropped[val[c]] = true
-                :: else
-                fi
+                REACHED(R_FORKSTUCK);
+                dropped[val[c]] = true
             :: else
             fi;
             c++
