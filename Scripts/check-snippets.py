@@ -8,13 +8,22 @@ Run through Scripts/check-snippets.sh, which builds the ThreadLocals module
 first. Without FILE arguments it checks README.md, CONTRIBUTING.md,
 Benchmarks/README.md and every article of Sources/ThreadLocals/ThreadLocals.docc.
 
-Each Swift block is type-checked as a file of its own (top-level code allowed)
-after `import ThreadLocals`, with `swiftc -swift-version 6 -typecheck
+Each Swift block is type-checked the way users compile it: its top-level
+declarations (and its imports) go into a library file of their own, where a
+global `let` of a non-Sendable type is an error and a needless
+`nonisolated(unsafe)` a warning, and its top-level statements into a
+`main.swift` of the same module, where they run as a script (imports, and
+`#if` groups of imports only, go into both). A top-level `let` or `var` is a
+global of the library file, as in a user's library target. Both are checked
+after `import ThreadLocals` with `swiftc -swift-version 6 -typecheck
 -warnings-as-errors` against the built module: a snippet that makes users' builds
 warn fails too. Each C block is compiled with `cc -std=c11 -Wall -Werror
 -fsyntax-only -I include`; a C block that defines `main` is compiled and linked
 with the store (Sources/CThreadLocals/CThreadLocals.c) instead. Compiler
 messages name the Markdown file and line (#sourceLocation / #line).
+
+Scripts/snippet-checks holds Markdown files the check must accept (pass-*.md)
+and reject (fail-*.md); .ci/steps/55-snippets.sh runs them.
 
 Markers: an HTML comment on the line(s) right before the opening fence.
 
@@ -112,14 +121,100 @@ def parse(path):
     return blocks, errors
 
 
-def swift_source(chain):
-    out = ["import ThreadLocals"]
+DECLARATION = re.compile(
+    r"(?:@\w+(?:\([^)]*\))?\s+|(?:public|package|internal|fileprivate|private|open|final|static"
+    r"|nonisolated(?:\(unsafe\))?|indirect|lazy|dynamic|prefix|postfix|infix)\s+)*"
+    r"(?:import|let|var|func|class|struct|enum|protocol|extension|actor|typealias|operator"
+    r"|precedencegroup|macro)\b"
+)
+CONTINUATION = re.compile(r"^(?:\.|else\b|catch\b|where\b|[-+*/%=<>!&|^?:]+\s)")
+
+
+def depth_change(line, state):
+    """The change of bracket depth over a line of Swift; state carries an open
+    block comment or multi-line string into the next line."""
+    depth, i = 0, 0
+    while i < len(line):
+        if state["comment"]:
+            end = line.find("*/", i)
+            if end < 0:
+                return depth
+            state["comment"], i = False, end + 2
+            continue
+        if state["string"]:
+            end = line.find('"""', i)
+            if end < 0:
+                return depth
+            state["string"], i = False, end + 3
+            continue
+        c = line[i]
+        if line.startswith("//", i):
+            return depth
+        if line.startswith("/*", i):
+            state["comment"], i = True, i + 2
+        elif line.startswith('"""', i):
+            state["string"], i = True, i + 3
+        elif c == '"':  # a one-line string, with escapes and balanced interpolations
+            i += 1
+            while i < len(line) and line[i] != '"':
+                i += 2 if line[i] == "\\" else 1
+            i += 1
+        else:
+            depth += (c in "([{") - (c in ")]}")
+            i += 1
+    return depth
+
+
+def split_items(code, first_line):
+    """The top-level items of Swift code: (kind, first line number, text), kind
+    being "import" (an import, or an #if group of imports only), "declaration"
+    or "statement". Comment and attribute lines go with the item they precede."""
+    items, depth, state = [], 0, {"comment": False, "string": False}
+    pending = None  # (first line, lines) of comments and blank lines before an item
+    for n, line in enumerate(code.split("\n")):
+        stripped = line.strip()
+        at_top = depth == 0 and not state["comment"] and not state["string"]
+        attributes_only = re.fullmatch(r"(?:@\w+(?:\([^)]*\))?\s*)+", stripped)  # of the next line's item
+        starts = (at_top and stripped and not stripped.startswith(("//", "/*", "#else", "#elseif", "#endif"))
+                  and not CONTINUATION.match(stripped) and not attributes_only)
+        if at_top and items and items[-1][0] == "#if" and not stripped.startswith("#"):
+            starts = False  # inside an #if group
+        if starts:
+            kind = "#if" if stripped.startswith("#if") else (
+                "declaration" if DECLARATION.match(stripped) else "statement")
+            if stripped.startswith("import "):
+                kind = "import"
+            head = pending or (first_line + n, [])
+            items.append([kind, head[0], head[1] + [line]])
+            pending = None
+        elif items and not (at_top and (not stripped or stripped.startswith(("//", "/*")) or attributes_only)):
+            items[-1][2].append(line)
+            if stripped.startswith("#endif") and items[-1][0] == "#if":
+                body = [x.strip() for x in items[-1][2]]
+                only_imports = all(not x or x.startswith(("#", "//", "import ")) for x in body)
+                items[-1][0] = "import" if only_imports else "declaration"
+        else:
+            pending = pending or (first_line + n, [])
+            pending[1].append(line)
+        depth += depth_change(line, state)
+    return [(kind if kind != "#if" else "declaration", line, "\n".join(text)) for kind, line, text in items]
+
+
+def swift_sources(chain):
+    """A library file of the chain's imports and declarations and a main.swift
+    of its imports and statements."""
+    imports, library, script = ["import ThreadLocals"], [], []
     for b in chain:
-        if b.setup:
-            out += [f'#sourceLocation(file: "{b.path}", line: {b.setup_line})', b.setup]
-        out += [f'#sourceLocation(file: "{b.path}", line: {b.line})', b.code]
-    out.append("#sourceLocation()")
-    return "\n".join(out) + "\n"
+        parts = ([(b.setup, b.setup_line)] if b.setup else []) + [(b.code, b.line)]
+        for code, first_line in parts:
+            for kind, line, text in split_items(code, first_line):
+                out = {"import": imports, "declaration": library, "statement": script}[kind]
+                out += [f'#sourceLocation(file: "{b.path}", line: {line})', text]
+    def file(lines):
+        lines = imports + lines
+        return "\n".join(lines + (["#sourceLocation()"] if len(lines) > 1 else [])) + "\n"
+
+    return file(library), file(script)
 
 
 def c_source(chain):
@@ -177,13 +272,15 @@ def main():
             if b.lang == "swift":
                 if not args.modules:
                     sys.exit("error: --modules is needed to type-check Swift blocks")
-                source = stem + ".swift"
-                with open(source, "w") as f:
-                    f.write(swift_source(chain))
+                os.makedirs(stem)
+                library, script = os.path.join(stem, "declarations.swift"), os.path.join(stem, "main.swift")
+                for name, text in zip((library, script), swift_sources(chain)):
+                    with open(name, "w") as f:
+                        f.write(text)
                 command = [
                     "swiftc", "-swift-version", "6", "-typecheck", "-warnings-as-errors",
-                    "-I", args.modules, "-I", os.path.join(ROOT, "include"),
-                    "-module-cache-path", os.path.join(work, "module-cache"), source,
+                    "-module-name", "Snippet", "-I", args.modules, "-I", os.path.join(ROOT, "include"),
+                    "-module-cache-path", os.path.join(work, "module-cache"), library, script,
                 ]
             else:
                 source = stem + ".c"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Compiles every ```swift and ```c block of README.md, CONTRIBUTING.md,
 # Benchmarks/README.md and the DocC articles: Swift blocks are type-checked
-# against the built ThreadLocals module, C blocks compiled against
+# against the built ThreadLocals module (declarations as library code,
+# statements as a script), C blocks compiled against
 # include/CThreadLocals.h. A failure names the Markdown file and line.
 #
 #   bash Scripts/check-snippets.sh [--list] [FILE.md ...]
