@@ -39,9 +39,11 @@ Markers: an HTML comment on the line(s) right before the opening fence.
                                 the next.
 """
 import argparse
+import atexit
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -240,6 +242,7 @@ def main():
 
     failures, counts = [], {"swift": 0, "c": 0, "fragment": 0}
     work = tempfile.mkdtemp(prefix="snippets.")
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     cc = os.environ.get("CC", "cc")
     for path in files:
         blocks, errors = parse(os.path.abspath(path))
