@@ -80,7 +80,8 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     }
 
     /// The values of the running threads that have one, in no particular
-    /// order, taken under a lock.
+    /// order, taken under a lock: one element per thread, so an object that
+    /// is the value of several threads appears once for each.
     public var values: [Value] {
         _cells.registry.liveCells()
     }
@@ -95,4 +96,12 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
             try body(value)
         }
     }
+}
+
+/// A `TrackedThreadLocal`'s cells are its values, and only its initial-value
+/// closure, user code, runs while a cell owner is created: a recursion there is
+/// reported as the `TrackedThreadLocal`'s.
+extension _CellOwner: _StoredForPublicType where Total == Void {
+    static var _publicTypeName: String { "TrackedThreadLocal" }
+    static var _publicValueType: Any.Type { Cell.self }
 }
