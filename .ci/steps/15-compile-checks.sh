@@ -60,6 +60,14 @@ func peek() async -> Int? { local.valueIfPresent }
 func lend() async -> Int { local.withValue { $0 } }
 SWIFT
 
+expect_errors tracked_async_use.swift 2 "unavailable from asynchronous contexts; the thread can change at every await; use it in a synchronous function, or TaskLocal for task context" <<'SWIFT'
+import ThreadLocals
+final class Stats: Sendable {}
+let stats = TrackedThreadLocal { Stats() }
+func read() async -> Stats { stats.value }
+func visit() async -> Bool { stats.withValue { _ in true } }
+SWIFT
+
 cat >"$work/async_ok.swift" <<'SWIFT'
 import ThreadLocals
 let local = ThreadLocal { 0 }

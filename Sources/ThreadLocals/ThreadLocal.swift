@@ -234,8 +234,7 @@ public final class ThreadLocal<Value> {
     /// assigned one and not reset or taken it since. Never creates a value.
     ///
     /// For an optional, a read of the initial `nil` stores it, so it counts
-    /// too: to ask whether this thread has set a non-`nil` value, use
-    /// `if let` on ``valueIfPresent-4vdti``.
+    /// too: see <doc:ThreadLocal#Optional-values>.
     @inlinable
     @available(
         *,
@@ -306,11 +305,9 @@ public final class ThreadLocal<Value> {
     /// The calling thread's value if it has one, without creating it.
     ///
     /// Like swift-nio's `ThreadSpecificVariable.currentValue`. For an
-    /// optional `Value`, Swift picks the overload ``valueIfPresent-4vdti``
-    /// instead, a one-level optional, so that
-    /// `if let id = requestID.valueIfPresent` binds a non-`nil` value; this
-    /// one is used where the type asks for it (`let v: String?? = ...`) and
-    /// in generic code.
+    /// `Optional` value, Swift picks ``valueIfPresent-49xtd``, one optional,
+    /// instead (this one only in generic code over an unconstrained `Value`);
+    /// see <doc:ThreadLocal#Optional-values>.
     @inlinable
     @_disfavoredOverload
     @available(
@@ -442,8 +439,10 @@ public final class ThreadLocal<Value> {
         case CTL_EEXIST:
             return ctl_value_pointer(_slot).unsafelyUnwrapped
         case CTL_EBUSY:
+            let kind = (Value.self as? any _StoredForPublicType.Type)?._publicTypeName ?? "ThreadLocal"
+            let element = (Value.self as? any _StoredForPublicType.Type)?._publicValueType ?? Value.self
             _threadLocalFailure(
-                "ThreadLocal<\(Value.self)>: the initial-value closure accessed the same ThreadLocal on the same thread; that recursion would never end"
+                "\(kind)<\(element)>: the initial-value closure accessed the same \(kind) on the same thread; that recursion would never end"
             )
         case let status:
             // CTL_ENOMEM (CTL_EINVAL cannot happen: the slot lives as long as
@@ -482,6 +481,13 @@ public final class ThreadLocal<Value> {
             _threadLocalFailure("ThreadLocal<\(Value.self)>: out of memory for this thread's storage")
         }
     }
+}
+
+/// The value type of an internal `ThreadLocal` inside a public type: a misuse
+/// is reported under the public type's name and value type.
+internal protocol _StoredForPublicType {
+    static var _publicTypeName: String { get }
+    static var _publicValueType: Any.Type { get }
 }
 
 /// Stops the process with `message`, in every build configuration
@@ -596,16 +602,23 @@ extension ThreadLocal {
     /// let requestID = ThreadLocal<String?>()
     /// ```
     ///
-    /// As with any initial value, a thread's first read stores it (and, for
-    /// a boxed optional such as `String?`, makes the thread's box), so
-    /// ``hasValue`` is `true` after a read; ``valueIfPresent-4vdti`` is `nil`
-    /// both before any access and while the value is `nil`.
+    /// A thread's first read stores the `nil`, as for any initial value: see
+    /// <doc:ThreadLocal#Optional-values>.
     public convenience init<Wrapped>() where Value == Wrapped? {
         self.init { nil }
     }
 }
 
-extension ThreadLocal where Value: ExpressibleByNilLiteral {
+/// `Optional`, and no other type: the values whose `ThreadLocal` has the
+/// one-level ``ThreadLocal/valueIfPresent-49xtd``.
+///
+/// Not for other types to adopt: a type that does gets `nil` for "no value",
+/// which then cannot be told from its own `nil`.
+public protocol _OptionalValue: ExpressibleByNilLiteral {}
+
+extension Optional: _OptionalValue {}
+
+extension ThreadLocal where Value: _OptionalValue {
     /// The calling thread's value if it has one and it is not `nil`, without
     /// creating it: `nil` both when the thread has no value and when its
     /// value is `nil`.
@@ -615,7 +628,8 @@ extension ThreadLocal where Value: ExpressibleByNilLiteral {
     /// if let id = requestID.valueIfPresent { print(id) }  // id is a String
     /// ```
     ///
-    /// ``hasValue`` tells the two `nil`s apart.
+    /// ``hasValue`` tells the two `nil`s apart. Which overload applies:
+    /// <doc:ThreadLocal#Optional-values>.
     @inlinable
     @available(
         *,

@@ -57,6 +57,17 @@ extension Stress {
             expectMessage(result, "the initial-value closure accessed the same ThreadLocal on the same thread")
         }
 
+        @Test("an initial-value closure that reads its own TrackedThreadLocal stops with a message naming it")
+        func recursiveTrackedInitialValue() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                recursiveTrackedInitialValueInChild()
+            }
+            expectMessage(
+                result,
+                "TrackedThreadLocal<Link>: the initial-value closure accessed the same TrackedThreadLocal on the same thread"
+            )
+        }
+
         // MARK: Swift: documented outcomes without a stop
 
         @Test("reset() and assignment inside withValue on a scalar in the slot: memory safe, documented result")
@@ -225,6 +236,17 @@ private func recursiveInitialValueInChild() {
     let local = Late<ThreadLocal<Int>>()
     local.set(ThreadLocal { local.get.value + 1 })
     _ = local.get.value
+}
+
+private final class Link: Sendable {
+    let next: Link?
+    init(next: Link?) { self.next = next }
+}
+
+private func recursiveTrackedInitialValueInChild() {
+    let tracked = Late<TrackedThreadLocal<Link>>()
+    tracked.set(TrackedThreadLocal { Link(next: tracked.get.value) })
+    _ = tracked.get.value
 }
 
 /// The slot of `cStoreAfterClose`, for its C destructor.

@@ -68,6 +68,38 @@ struct TrackedThreadLocalTests {
         #expect(lifetimes.created == 6)
     }
 
+    /// Threads whose initial-value closure returned the same object each keep
+    /// their own entry: `values` lists the object once per running thread,
+    /// and one thread's exit leaves the other's entry.
+    @Test func threadsSharingOneObjectEachKeepTheirEntry() {
+        let lifetimes = LifetimeCounter()
+        let shared = Slot(owner: 0, lifetimes: lifetimes)
+        let slots = TrackedThreadLocal { shared }
+        let barrier = ThreadBarrier(count: 3)
+        let afterFirst = ThreadBarrier(count: 2)
+        let first = startThread {
+            _ = slots.value
+            barrier.wait()  // A: both have a value
+            barrier.wait()  // B: checked
+        }
+        let second = startThread {
+            _ = slots.value
+            barrier.wait()  // A
+            barrier.wait()  // B
+            afterFirst.wait()  // C: the first one exited, checked
+        }
+        barrier.wait()  // A
+        #expect(slots.values.count == 2)
+        #expect(slots.values.allSatisfy { $0 === shared })
+        barrier.wait()  // B
+        joinThread(first)
+        #expect(slots.values.count == 1)
+        afterFirst.wait()  // C
+        joinThread(second)
+        #expect(slots.values.isEmpty)
+        #expect(lifetimes.live == 1)  // still held by `shared`
+    }
+
     /// `forEachValue` runs its body with no lock held: it may use the same
     /// `TrackedThreadLocal`, here creating the calling thread's value.
     @Test func visitorMayUseTheSameTrackedThreadLocal() {

@@ -81,8 +81,6 @@ struct ValueManagementTests {
         #expect(bound == ["req-42"])
         let flat = requestID.valueIfPresent
         #expect(type(of: flat) == String?.self)
-        let nested: String?? = requestID.valueIfPresent  // the general overload, by type
-        #expect(nested == .some("req-42"))
     }
 
     @Test func valueIfPresentInGenericCodeKeepsBothLevels() {
@@ -91,5 +89,53 @@ struct ValueManagementTests {
         #expect(present(requestID) == .none)
         requestID.value = nil
         #expect(present(requestID) == .some(.none))
+    }
+}
+
+/// A type that can be written `nil` but is not an `Optional`.
+private struct Flag: ExpressibleByNilLiteral, Equatable, Sendable {
+    var isOn: Bool
+    init(isOn: Bool) { self.isOn = isOn }
+    init(nilLiteral: ()) { self.isOn = false }
+}
+
+@Suite("ThreadLocal: which valueIfPresent applies")
+struct ValueIfPresentOverloadTests {
+    /// Only `Optional` gets the one-level overload: for another type that can
+    /// be written `nil`, "no value" stays apart from the value `nil`.
+    @Test func nilLiteralTypeThatIsNotOptionalGetsAnOptional() {
+        let flag = ThreadLocal { Flag(isOn: true) }
+        let before = flag.valueIfPresent
+        #expect(type(of: before) == Flag?.self)
+        #expect(before == Flag?.none)
+        flag.value = nil
+        let after = flag.valueIfPresent
+        #expect(after == Flag?.some(Flag(isOn: false)))
+    }
+
+    /// For an `Optional`, a `Value?` annotation does not reach the general
+    /// overload: the one-level result is wrapped, so "no value" and "a `nil`
+    /// value" both read `.some(nil)`. Generic code and `hasValue` tell them
+    /// apart.
+    @Test func typeAnnotationWrapsTheOneLevelResult() {
+        let requestID = ThreadLocal<String?>()
+        let absent: String?? = requestID.valueIfPresent
+        #expect(absent == String??.some(nil))
+        #expect(!requestID.hasValue)
+        requestID.value = nil
+        let setToNil: String?? = requestID.valueIfPresent
+        #expect(setToNil == String??.some(nil))
+        #expect(requestID.hasValue)
+    }
+
+    /// A doubly optional value loses one level, like every optional: `Int??`.
+    @Test func doublyOptionalValueIsOneLevelLess() {
+        let local = ThreadLocal<Int??> { nil }
+        #expect(type(of: local.valueIfPresent) == Int??.self)
+        #expect(local.valueIfPresent == Int??.none)  // no value
+        local.value = .some(nil)
+        #expect(local.valueIfPresent == Int??.some(nil))
+        local.value = .some(.some(1))
+        #expect(local.valueIfPresent == Int??.some(1))
     }
 }

@@ -89,11 +89,11 @@ internal final class _CellOwner<Cell: AnyObject & Sendable, Total: Sendable>: Se
         self.cell = cell
         self.pointerBits = UInt(bitPattern: pointer)
         self.registry = registry
-        registry.register(cell)
+        registry.register(cell, owner: ObjectIdentifier(self))
     }
 
     deinit {
-        registry.unregister(cell, pointerBits: pointerBits)
+        registry.unregister(owner: ObjectIdentifier(self), pointerBits: pointerBits)
     }
 }
 
@@ -108,6 +108,9 @@ internal final class _CellOwner<Cell: AnyObject & Sendable, Total: Sendable>: Se
 @usableFromInline
 internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>: Sendable {
     internal struct State: Sendable {
+        /// Keyed by the owner, not the cell: one object may be the cell of
+        /// several threads (a `TrackedThreadLocal` whose initial-value closure
+        /// returns a shared object), and each thread's entry is its own.
         var live: [ObjectIdentifier: Cell] = [:]
         var total: Total
     }
@@ -131,18 +134,19 @@ internal final class _CellRegistry<Cell: AnyObject & Sendable, Total: Sendable>:
         state.deallocate()
     }
 
-    /// Adds `cell` to the live cells.
-    func register(_ cell: Cell) {
-        state.withLock { $0.live[ObjectIdentifier(cell)] = cell }
+    /// Adds `cell`, owned by the thread's owner `owner`, to the live cells.
+    func register(_ cell: Cell, owner: ObjectIdentifier) {
+        state.withLock { $0.live[owner] = cell }
     }
 
-    /// Folds `cell` into the total and removes it from the live cells, in one
-    /// critical section; then clears the calling thread's cell pointer if it
-    /// is this cell's (only the owning thread's can be).
-    func unregister(_ cell: Cell, pointerBits: UInt) {
+    /// Folds the cell of `owner` into the total and removes it from the live
+    /// cells, in one critical section; then clears the calling thread's cell
+    /// pointer if it is this cell's (only the owning thread's can be).
+    func unregister(owner: ObjectIdentifier, pointerBits: UInt) {
         state.withLock { state in
-            let removed = state.live.removeValue(forKey: ObjectIdentifier(cell))
-            assert(removed != nil, "per-thread cell unregistered twice")
+            guard let cell = state.live.removeValue(forKey: owner) else {
+                _threadLocalFailure("per-thread cell unregistered twice")
+            }
             fold(cell, &state.total)
         }
         if cellPointer.hasValue && cellPointer.value == pointerBits {

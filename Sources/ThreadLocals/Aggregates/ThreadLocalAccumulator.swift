@@ -68,8 +68,10 @@ public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
         _cells.registry.foldedTotal()
     }
 
-    /// The number of running threads that have a value, for diagnostics and
-    /// tests.
+    /// The number of threads that have a live cell, for diagnostics and
+    /// tests: those that have updated and not exited, and any whose cell was
+    /// made in the last sweep of its exit
+    /// (<doc:PerThreadAggregates#What-a-reader-observes>).
     public var threadCount: Int {
         _cells.registry.liveCount
     }

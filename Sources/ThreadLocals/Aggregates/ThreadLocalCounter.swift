@@ -63,8 +63,10 @@ public final class ThreadLocalCounter: Sendable {
         _cells.registry.foldedTotal()
     }
 
-    /// The number of running threads that have a cell (they have incremented
-    /// and not exited), for diagnostics and tests.
+    /// The number of threads that have a live cell, for diagnostics and
+    /// tests: those that have incremented and not exited, and any whose cell
+    /// was made in the last sweep of its exit
+    /// (<doc:PerThreadAggregates#What-a-reader-observes>).
     public var threadCount: Int {
         _cells.registry.liveCount
     }

@@ -5,6 +5,8 @@ public import CThreadLocals
 /// like .NET's `ThreadLocal<T>.Values` or Rust's `thread_local::ThreadLocal::iter`.
 ///
 /// ```swift
+/// import Synchronization
+///
 /// final class Stats: Sendable { let hits = Atomic<Int>(0) }
 /// let stats = TrackedThreadLocal { Stats() }
 /// stats.value.hits.add(1, ordering: .relaxed)                       // this thread's object
@@ -29,7 +31,12 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     /// result of `initialValue`, run lazily on that thread.
     ///
     /// `initialValue` must not access this same `TrackedThreadLocal` (that
-    /// stops with a fatal error).
+    /// stops with a fatal error). It may return one shared object for several
+    /// threads; each thread's entry in ``values`` is its own.
+    ///
+    /// `initialValue` is `@Sendable`, as for ``ThreadLocal/init(_:)``: it is
+    /// stored once and run on every thread; see
+    /// <doc:ThreadLocalsAndConcurrency#The-initial-value-closure-is-Sendable>.
     public init(_ initialValue: @escaping @Sendable () -> Value) {
         let cells = _PerThreadCells<Value, Void>(
             total: (),
@@ -44,6 +51,9 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     }
 
     /// The calling thread's value, created first if needed.
+    ///
+    /// `noasync`, like ``ThreadLocal``'s accessors, but with its own message:
+    /// a `TrackedThreadLocal` has no `withCurrentThreadValue`.
     @inlinable
     @available(
         *,
@@ -80,7 +90,8 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
     }
 
     /// The values of the running threads that have one, in no particular
-    /// order, taken under a lock.
+    /// order, taken under a lock: one element per thread, so an object that
+    /// is the value of several threads appears once for each.
     public var values: [Value] {
         _cells.registry.liveCells()
     }
@@ -95,4 +106,12 @@ public final class TrackedThreadLocal<Value: AnyObject & Sendable>: Sendable {
             try body(value)
         }
     }
+}
+
+/// A `TrackedThreadLocal`'s cells are its values, and only its initial-value
+/// closure, user code, runs while a cell owner is created: a recursion there is
+/// reported as the `TrackedThreadLocal`'s.
+extension _CellOwner: _StoredForPublicType where Total == Void {
+    static var _publicTypeName: String { "TrackedThreadLocal" }
+    static var _publicValueType: Any.Type { Cell.self }
 }
