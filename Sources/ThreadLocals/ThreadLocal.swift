@@ -18,59 +18,17 @@ public import CThreadLocals
 /// ```
 ///
 /// Each thread's value is created lazily, by the initial-value closure, the
-/// first time that thread reads or mutates it. It is released when the thread
+/// first time that thread reads or mutates it, and released when the thread
 /// exits, when ``reset()`` is called on that thread, or when the `ThreadLocal`
-/// itself is deinitialized (then every thread's value is released, by the
-/// thread that drops the last reference; see `deinit`).
+/// goes away. The accessors are `noasync`; in `async` functions use
+/// ``withCurrentThreadValue(_:)`` for caches and counters, and `TaskLocal` for
+/// context that follows a task.
 ///
-/// ## Cost
-/// Once a thread has its value, an access is inlined: no allocation, no
-/// retain or release, no lock and no dynamic exclusivity check. What each
-/// operation costs is in <doc:GettingStarted#What-it-costs>.
-///
-/// ## Storage
-/// A `BitwiseCopyable` value that fits in 8 bytes (`Int`, `Double`,
-/// pointers, small enums and structs of those) is stored in the thread's slot
-/// itself. Any other value (classes, strings, arrays, existentials, larger
-/// structs) lives in a small heap box that the slot holds a strong reference
-/// to.
-///
-/// ## Threads and Swift concurrency
-/// The accessors are thread-bound and marked `noasync`: an async function may
-/// resume on a different thread after every `await`, so a value read before an
-/// `await` and one read after it can belong to different threads, and a
-/// cooperative-pool thread is shared by many tasks. In async functions,
-/// ``withCurrentThreadValue(_:)`` reaches the current thread's value, for
-/// caches and counters whose value outlives the task; for context that should
-/// follow a task (a request ID), use `TaskLocal`. Inside a synchronous
-/// function called from async code, a `ThreadLocal` is the current thread's,
-/// as usual. See <doc:ThreadLocalsAndConcurrency>.
-///
-/// ## Access rules
-/// Like any variable, a thread's value must not be mutated while it is being
-/// accessed: inside ``withValue(_:)`` or a mutation of ``value``, this thread
-/// must not call ``reset()`` on the same `ThreadLocal`, nor assign or mutate
-/// its ``value`` again. For boxed values this is checked (cheaply) and stops
-/// with a fatal error that names the misuse, because the inner change
-/// could free memory that the outer access still uses. Unboxed values
-/// (trivial values of up to 8 bytes) are read and written in place, so overlapping accesses
-/// behave like an unchecked variable: the result is one of the writes, and
-/// memory is never corrupted.
-///
-/// ## Thread exit
-/// Values are released on the exiting thread. A deinitializer that runs then
-/// may read and write any `ThreadLocal`; a value it stores is released by the
-/// next sweep over the thread's values. What happens to values stored in the
-/// last sweep is described in <doc:ValueLifetimes>.
-/// The main thread's values are not released when the process exits
-/// (`exit()` runs no thread destructors), as with pthread keys.
-///
-/// ## Sendability
-/// `ThreadLocal` is `Sendable` when `Value` is, so that a variable can be a
-/// global `let` or a property of a `Sendable` type shared by all threads.
-/// For per-thread caches of objects that are not `Sendable` (a parser or
-/// another class of your own), declare the variable `nonisolated(unsafe)`;
-/// see <doc:ThreadLocalsAndConcurrency> for what that spelling promises.
+/// - What each access costs, and what is checked: <doc:GettingStarted#What-it-costs>.
+/// - Which values are stored without a box: <doc:ThreadLocal#Which-values-are-stored-without-a-box>.
+/// - When values are released, thread exit included: <doc:ValueLifetimes>.
+/// - `async` code, `Sendable`, and caches of non-`Sendable` objects: <doc:ThreadLocalsAndConcurrency>.
+/// - Overlapping accesses on one thread, and every other misuse: <doc:Verification#Misuse-and-its-outcome>.
 @dynamicMemberLookup
 public final class ThreadLocal<Value> {
 
