@@ -275,6 +275,13 @@ public final class ThreadLocal<Value> {
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
     public var valueIfPresent: Value? {
+        _valueIfPresent()
+    }
+
+    /// The calling thread's value, or nil if it has none; never creates it.
+    /// The one body of both `valueIfPresent` properties.
+    @inlinable
+    internal func _valueIfPresent() -> Value? {
         guard let word = ctl_value_pointer(_slot) else { return nil }
         let (value, state) = Self._pointers(word)
         if let state { _Box<Value>._beginRead(state) }
@@ -596,13 +603,6 @@ extension ThreadLocal where Value: _OptionalValue {
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
     public var valueIfPresent: Value {
-        guard let word = ctl_value_pointer(_slot) else { return nil }
-        let (value, state) = Self._pointers(word)
-        if let state { _Box<Value>._beginRead(state) }
-        defer {
-            if let state { state.pointee &-= 1 }
-            _fixLifetime(self)
-        }
-        return value.pointee
+        _valueIfPresent() ?? nil
     }
 }
