@@ -40,7 +40,6 @@ Markers: an HTML comment on the line(s) right before the opening fence.
 """
 import argparse
 import atexit
-import glob
 import os
 import re
 import shutil
@@ -48,7 +47,10 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import doc_pages  # noqa: E402
+
+ROOT = doc_pages.ROOT
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([^`\s]*)(.*)$")
 
 
@@ -234,11 +236,7 @@ def main():
     parser.add_argument("--list", action="store_true", help="list the blocks and what is done with them")
     parser.add_argument("files", nargs="*")
     args = parser.parse_args()
-    files = args.files or [
-        os.path.join(ROOT, p)
-        for p in ["README.md", "CONTRIBUTING.md", "Benchmarks/README.md"]
-        if os.path.exists(os.path.join(ROOT, p))
-    ] + sorted(glob.glob(os.path.join(ROOT, "Sources/ThreadLocals/ThreadLocals.docc/*.md")))
+    files = args.files or doc_pages.pages()
 
     failures, counts = [], {"swift": 0, "c": 0, "fragment": 0}
     work = tempfile.mkdtemp(prefix="snippets.")

@@ -16,14 +16,16 @@ Benchmarks/README.md and every article of Sources/ThreadLocals/ThreadLocals.docc
    rendered page has as many table rows as its source has.
 """
 import argparse
-import glob
 import json
 import os
 import re
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCC = os.path.join(ROOT, "Sources/ThreadLocals/ThreadLocals.docc")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import doc_pages  # noqa: E402
+
+ROOT = doc_pages.ROOT
+DOCC = doc_pages.DOCC
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 
@@ -79,11 +81,7 @@ def main():
     parser.add_argument("--archive", help="a documentation archive made by Scripts/build-docs.sh")
     parser.add_argument("files", nargs="*")
     args = parser.parse_args()
-    files = args.files or [
-        os.path.join(ROOT, p)
-        for p in ["README.md", "CONTRIBUTING.md", "Benchmarks/README.md"]
-        if os.path.exists(os.path.join(ROOT, p))
-    ] + sorted(glob.glob(os.path.join(DOCC, "*.md")))
+    files = args.files or doc_pages.pages()
 
     errors, count = [], 0
     for path in files:
