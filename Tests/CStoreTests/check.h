@@ -139,6 +139,12 @@ static inline int wait_child(pid_t child, double seconds) {
     }
 }
 
+// A destructor whose context is an atomic_int that counts its calls.
+static inline void count_call(ctl_value value, void *context) {
+    (void)value;
+    atomic_fetch_add((atomic_int *)context, 1);
+}
+
 // A destructor context that counts each value: values are small ids
 // (0 ..< capacity), stored with ctl_set_uword. `hits[id]` counts the calls
 // for that id, `total` all calls.

@@ -20,12 +20,6 @@ static void cancel_point_destructor(ctl_value value, void *context) {
     pthread_testcancel();  // a cancellation point, with a request pending
 }
 
-static void count_later(ctl_value value, void *context) {
-    (void)value;
-    (void)context;
-    atomic_fetch_add(&later_calls, 1);
-}
-
 static void *body(void *arg) {
     (void)arg;
     CHECK(ctl_set_uword(cancelled_slot, 1));
@@ -37,7 +31,7 @@ int main(void) {
     alarm(30);
     size_t live_before = ctl_get_stats().live_slots;
     cancelled_slot = make_slot(cancel_point_destructor, NULL);
-    later_slot = make_slot(count_later, NULL);
+    later_slot = make_slot(count_call, &later_calls);
     REQUIRE(cancelled_slot.index < later_slot.index);
     pthread_t thread = start_thread(body, NULL);
     while (!atomic_load(&in_destructor)) sleep_ns(100000);
