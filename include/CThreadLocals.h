@@ -88,7 +88,12 @@ typedef struct ctl_slot {
 /// once for each stored value that is not removed with `ctl_take` or
 /// overwritten: on the exiting thread when its thread exits, or on the
 /// destroying thread when the slot is destroyed (see "Thread exit" below for
-/// the exceptions).
+/// the exceptions). Not at all for the values of a thread still running when
+/// the process ends (`exit()` runs no thread destructors, as with pthread keys).
+/// The destructor's code, like its context, must stay mapped while a thread
+/// that holds a value may still exit: a destructor in a library that is later
+/// `dlclose`d, other than the one containing the store, is the caller's to
+/// keep loaded.
 ///
 /// A destructor may use the store: read and write slots, create slots, and
 /// destroy slots (this one included). A destructor running at a thread's exit
@@ -123,9 +128,14 @@ typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
 /// never handed out again.
 ///
 /// The first call makes the object that contains the store (a shared library
-/// loaded with `dlopen`, in as many copies as wanted) stay loaded for the rest
-/// of the process: `dlclose` leaves it, because threads that stored a value
-/// run its code when they exit. To do so, the first call in a shared library
+/// loaded with `dlopen`, also in many copies) stay loaded for the rest of the
+/// process: `dlclose` leaves it, because threads that stored a value run its
+/// code when they exit. Exceptions: a first call made by that library's own
+/// destructor, while it is being unloaded, comes too late to keep it; and
+/// copies loaded with `dlmopen`, or by `dlopen` from a static executable, run
+/// on a second C library whose thread exits the store cannot see: neither is
+/// supported. Each copy takes 8 bytes of static TLS and one pthread key; with
+/// glibc's default settings the static TLS area holds about 200 copies. To do so, the first call in a shared library
 /// may take the dynamic loader's lock (as `dlopen` and `dladdr` do), before
 /// and outside any lock of the store: calling it from a constructor of a
 /// library being loaded with `dlopen` is fine, also while another thread makes
@@ -177,10 +187,11 @@ bool ctl_slot_is_live(ctl_slot slot);
 //   library's last destructor round. (One stored in an earlier round is
 //   destroyed in the next round, on the thread.)
 //
-// Such a value costs one word, kept with its slot (`ctl_stats.left_values`);
-// if memory for it runs out, it is dropped without a destructor call. The
-// exited thread keeps no other storage, except in the last-round case, where
-// its block stays until the process ends.
+// A value of the first kind costs one word, kept with its slot
+// (`ctl_stats.left_values`); if memory for it runs out, it is dropped without
+// a destructor call, and the exited thread keeps no other storage. A value of
+// the second kind stays in the thread's block, which stays registered
+// (`ctl_stats.registered_threads`) until the process ends.
 
 /// The most times an exiting thread goes over its values (see "Thread exit");
 /// it stops earlier, as soon as a pass calls no destructor.
@@ -192,12 +203,21 @@ bool ctl_slot_is_live(ctl_slot slot);
 // The store is usable in the child of `fork`, also one forked inside a
 // destructor. The child keeps the forking thread's values. The other threads'
 // values, and the values exited threads left, are dropped without destructor
-// calls (as with pthread keys): those threads do not exist in the child. A
-// slot whose `ctl_slot_destroy` was running on another thread at the fork
-// stays destroying in the child: stores into it and its destroy are refused
-// (`CTL_EINVAL`), its number is never reused, and `ctl_stats.live_slots`
-// still counts it; the forking thread's value in it, if the destroy had not
-// taken it yet, is destroyed at that thread's exit.
+// calls (as with pthread keys): those threads do not exist in the child. Two
+// exceptions: a fork inside a destructor that `ctl_slot_destroy` is running
+// leaves the child running that destroy too, so it goes on to destroy the
+// values the destroy had already taken from other threads (in the child's
+// copy); and a slot whose `ctl_slot_destroy` was running on another thread at
+// the fork stays destroying in the child: stores into it fail, its destroy
+// returns `CTL_EINVAL`, its number is never reused, and
+// `ctl_stats.live_slots` still counts it; the forking thread's value in it,
+// if the destroy had not taken it yet, is destroyed at that thread's exit.
+//
+// The store holds its mutex from its `pthread_atfork` prepare handler to the
+// parent or child handler. Handlers registered before the store's first use
+// run inside that window, so they must not call the store's locked functions
+// (they would wait forever), and neither may a fork made from a signal handler
+// that interrupted one of them.
 
 // ---------------------------------------------------------------------------
 // Accessors
@@ -208,10 +228,12 @@ bool ctl_slot_is_live(ctl_slot slot);
 // Darwin, the `_Thread_local` access itself is a call).
 //
 // Async-signal-safe: a signal handler may read and write a value that its
-// thread already holds, through `ctl_value_pointer` and the accessors. The
-// other functions are not async-signal-safe: they take the store's mutex,
-// except `ctl_take` and `ctl_finish_initialization`, which change the calling
-// thread's own entry without a lock. The handler may interrupt its thread anywhere, in the store too: a value the
+// thread already holds, through `ctl_value_pointer` and the inline accessors
+// (`ctl_get_*`, and `ctl_set_*` of a value the thread holds). No other
+// function may be called from a handler: most take the store's mutex, and
+// `ctl_take` and `ctl_finish_initialization`, which change the calling
+// thread's own entry without it, are safe against a handler but not within
+// one. The handler may interrupt its thread anywhere, in the store too: a value the
 // thread puts into an empty entry (`ctl_set`, `ctl_finish_initialization`) is
 // there for the handler completely or not at all, and a handler's write is
 // never lost to a `ctl_take` or thread exit it interrupts (the taken value
@@ -294,7 +316,8 @@ CTL__ALWAYS_INLINE bool ctl_set_f64(ctl_slot slot, double value);
 /// holds a value.
 int ctl_begin_initialization(ctl_slot slot);
 
-/// Removes the mark set by `ctl_begin_initialization`, storing nothing.
+/// Removes the mark set by `ctl_begin_initialization`, storing nothing. Takes
+/// the store's mutex.
 void ctl_cancel_initialization(ctl_slot slot);
 
 /// Ends the initialisation begun by `ctl_begin_initialization`: stores `value`
