@@ -7,9 +7,15 @@
 // article "How it works" (Sources/ThreadLocals/ThreadLocals.docc/HowItWorks.md).
 //
 // Invariants of this file:
-// - The slow paths run under one mutex (`store.lock`); the few that do not
-//   touch only the calling thread's own registered block, and say so.
+// - Slot create and destroy, a thread's registration and its exit run under
+//   one mutex (`store.lock`). A thread's own operations on a live slot (stores
+//   into an empty entry, lazy initialisation, take) take no lock: they touch
+//   only the calling thread's own registered block, and a store races with a
+//   destroy of its slot through the publish / re-check handshake
+//   (`publish`), the one place where two threads write one entry.
 // - Nothing waits for another thread.
+// - Process-level set-up (the exit key, the fork handlers, pinning) happens
+//   once, when the object containing the store is loaded (`store_load`).
 // - A destructor runs with the mutex released and cancellation disabled; an
 //   exiting thread runs one at a time (`running`, counted in `inflight`).
 // - A slot number goes back to the free list only after its destroy has
@@ -40,6 +46,18 @@
 
 #include "CThreadLocals.h"
 
+// What this file defines of the header binds within this copy of the store
+// (ELF protected visibility): still exported, but calls and TLS accesses made
+// by code linked into the same object (the store itself, and the inline
+// accessors compiled into the object's other files) never go to another copy
+// that a later `dlopen(RTLD_GLOBAL)` put first in the global scope. Darwin's
+// two-level namespace binds them so already.
+#if defined(__ELF__)
+#define CTL_DEFINE __attribute__((visibility("protected")))
+#else
+#define CTL_DEFINE
+#endif
+
 // The block of every thread that has not stored a value. Never written: a
 // store misses on its tags and takes the slow path, which gives the thread a
 // block of its own.
@@ -47,7 +65,7 @@ static const ctl__thread_block empty_block = {
     .tags = {[0 ... CTL_LANE_COUNT] = CTL__TAG_EMPTY},
 };
 
-CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL__TLS_MODEL = (ctl__thread_block *)&empty_block;
+CTL_DEFINE CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL__TLS_MODEL = (ctl__thread_block *)&empty_block;
 
 _Static_assert(sizeof(void *) != 8 || sizeof(ctl__thread_block) == 824, "GettingStarted.md gives 824 bytes per thread");
 
@@ -89,6 +107,38 @@ typedef struct slot_info {
     ctl_value *left;
 } slot_info;
 
+// The liveness words: one per slot number, the live slot's generation or 0,
+// read without the mutex by a thread's own stores (`publish`). Written under
+// the mutex by create (the generation, after the slot's info) and destroy (0,
+// before its pass). Page `p` holds the `CTL_LANE_COUNT << p` numbers from
+// `CTL_LANE_COUNT * (2^p - 1)` on; pages are allocated under the mutex,
+// published with release and never moved or freed, so a reader without the
+// mutex never reads freed memory.
+enum { liveness_pages = 27 };  // 64 * (2^27 - 1) > UINT32_MAX numbers
+static _Atomic(_Atomic uint32_t *) liveness[liveness_pages];
+
+static uint32_t liveness_page_of(uint32_t index, uint32_t *offset) {
+    uint64_t q = (uint64_t)index / CTL_LANE_COUNT + 1;
+    uint32_t page = 63 - (uint32_t)__builtin_clzll(q);
+    *offset = (uint32_t)(index - (uint64_t)CTL_LANE_COUNT * ((1ull << page) - 1));
+    return page;
+}
+
+// The slot number's liveness word, or NULL if its page does not exist yet.
+static _Atomic uint32_t *liveness_word(uint32_t index) {
+    uint32_t offset, page = liveness_page_of(index, &offset);
+    _Atomic uint32_t *words = atomic_load_explicit(&liveness[page], memory_order_acquire);
+    return words ? &words[offset] : NULL;
+}
+
+// Whether `slot` is live now, without the mutex. Sequentially consistent: the
+// re-check of `publish` relies on it (see there).
+static bool live_now(ctl_slot slot) {
+    _Atomic uint32_t *word = liveness_word(slot.index);
+    return word != NULL && atomic_load(word) == slot.generation && slot.generation != 0 &&
+           slot.ctl__lane == (slot.index < CTL_LANE_COUNT ? slot.index : CTL_LANE_COUNT);
+}
+
 static struct {
     pthread_mutex_t lock;
     slot_info *slots;
@@ -102,30 +152,38 @@ static struct {
     size_t left_values;  // sum of every slot's left_count
     ctl__thread_block *threads;
     pthread_key_t exit_key;
-    int exit_key_error;
+    int exit_key_error;  // of the last attempt to create `exit_key`; 0 once it exists
 } store = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
+    .exit_key_error = EAGAIN,
 };
 
-static pthread_once_t store_once = PTHREAD_ONCE_INIT;
-
 // CTL_TESTING: counts the entries of thread blocks that thread exits and
-// destroys read, and the stores that took the mutex, so that tests can check
+// destroys read, and the times the mutex was taken, so that tests can check
 // what a slow path does.
 #if defined(CTL_TESTING)
-static size_t entries_visited, locked_stores;
+static size_t entries_visited, mutex_acquisitions;
 #define VISIT() (entries_visited++)
-#define LOCKED_STORE() (locked_stores++)
-size_t ctl__test_entries_visited(void);
-size_t ctl__test_locked_stores(void);
+#define ACQUIRED() (mutex_acquisitions++)
+// Called by `publish` before it writes the tag (0) and before its re-check
+// (1), so that a test can run a destroy exactly there.
+CTL_DEFINE void (*ctl__test_publish_hook)(int point);
+#define PUBLISH_POINT(point) (ctl__test_publish_hook ? ctl__test_publish_hook(point) : (void)0)
+CTL_DEFINE size_t ctl__test_entries_visited(void);
+CTL_DEFINE size_t ctl__test_mutex_acquisitions(void);
 #else
 #define VISIT() ((void)0)
-#define LOCKED_STORE() ((void)0)
+#define ACQUIRED() ((void)0)
+#define PUBLISH_POINT(point) ((void)0)
 #endif
 
 static void thread_exit(void *block);
+static ctl__thread_block *register_thread(void);
 
-static void lock(void) { pthread_mutex_lock(&store.lock); }
+static void lock(void) {
+    pthread_mutex_lock(&store.lock);
+    ACQUIRED();
+}
 static void unlock(void) { pthread_mutex_unlock(&store.lock); }
 
 static const ctl_slot no_slot = {0, 0, 0};
@@ -204,17 +262,32 @@ typedef struct entry_ref {
 } entry_ref;
 
 // The entry of `index` in `t`; `tag` is NULL if its chunk does not exist.
-// Caller: `t`'s own thread, or any thread holding the lock.
+// Caller: `t`'s own thread, or any thread holding the lock. The owner grows
+// its chunk directory without the lock: the count is read before the
+// directory (the owner stores them in the other order, with release), and a
+// replaced directory stays allocated until the block is freed.
 static entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
     if (index < CTL_LANE_COUNT) return (entry_ref){&t->tags[index], &t->values[index]};
     uint32_t c = index / CTL_LANE_COUNT;
-    if (c >= t->chunk_count || t->chunks[c] == NULL) return (entry_ref){NULL, NULL};
-    ctl__entry *e = &t->chunks[c][index % CTL_LANE_COUNT];
+    if (c >= __atomic_load_n(&t->chunk_count, __ATOMIC_ACQUIRE)) return (entry_ref){NULL, NULL};
+    ctl__entry **chunks = __atomic_load_n(&t->chunks, __ATOMIC_ACQUIRE);
+    ctl__entry *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+    if (chunk == NULL) return (entry_ref){NULL, NULL};
+    ctl__entry *e = &chunk[index % CTL_LANE_COUNT];
     return (entry_ref){&e->tag, &e->value};
 }
 
+// Tags are read and written atomically wherever another thread may write
+// them too: a destroy's pass and a racing store both change a tag only by
+// compare-and-swap (`publish`, `take_values`).
+static uint32_t tag_of(entry_ref e) { return __atomic_load_n(e.tag, __ATOMIC_SEQ_CST); }
+
+static bool swap_tag(entry_ref e, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n(e.tag, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 static void clear_entry(entry_ref e) {
-    *e.tag = CTL__TAG_EMPTY;
+    __atomic_store_n(e.tag, CTL__TAG_EMPTY, __ATOMIC_RELAXED);
     e.value->u64 = 0;
 }
 
@@ -223,24 +296,23 @@ static void clear_entry(entry_ref e) {
 // so the tag is emptied first: a handler that ran before wrote a value that
 // is read afterwards, and one that runs later finds no value.
 static ctl_value take_entry(entry_ref e) {
-    *e.tag = CTL__TAG_EMPTY;
+    __atomic_store_n(e.tag, CTL__TAG_EMPTY, __ATOMIC_RELAXED);
     atomic_signal_fence(memory_order_seq_cst);
     ctl_value value = *e.value;
     e.value->u64 = 0;
     return value;
 }
 
-// Fills an empty entry: the value first, then the tag, so that a signal
-// handler that sees the tag sees the value (and its write is not overwritten).
-static void fill_entry(entry_ref e, ctl_value value, uint32_t tag) {
-    *e.value = value;
-    atomic_signal_fence(memory_order_release);
-    *e.tag = tag;
-}
-
+// Frees a block, its chunks and every chunk directory it had: a replaced
+// directory is linked from its successor's unused element 0.
 static void free_block(ctl__thread_block *t) {
-    for (uint32_t c = 0; c < t->chunk_count; c++) free(t->chunks[c]);
-    free(t->chunks);
+    for (uint32_t c = 1; c < t->chunk_count; c++) free(t->chunks[c]);
+    ctl__entry **directory = t->chunks;
+    while (directory) {
+        ctl__entry **replaced = (ctl__entry **)(void *)directory[0];
+        free(directory);
+        directory = replaced;
+    }
     free(t);
 }
 
@@ -252,8 +324,19 @@ static void unlink_block(ctl__thread_block *t) {
     store.thread_count--;
 }
 
-// The calling thread's own block, registering the thread first if needed;
-// NULL if memory or the pthread key ran out. Lock held.
+// The calling thread's own block, registering the thread first if needed
+// (the one time a thread's own store takes the mutex); NULL if memory or the
+// pthread key ran out.
+static ctl__thread_block *own_block(void) {
+    ctl__thread_block *t = ctl__tls;
+    if (__builtin_expect(t != EMPTY_BLOCK, 1)) return t;
+    lock();
+    t = register_thread();
+    unlock();
+    return t;
+}
+
+// Registers the calling thread. Lock held.
 static ctl__thread_block *register_thread(void) {
     ctl__thread_block *t = ctl__tls;
     if (t != EMPTY_BLOCK) return t;
@@ -277,35 +360,62 @@ static ctl__thread_block *register_thread(void) {
     return t;
 }
 
-// The entry of `index` in the calling thread's block `t`, allocating its
-// chunk; `tag` is NULL if memory ran out. Lock held.
+// The entry of `index` in the calling thread's own block `t`, allocating its
+// chunk; `tag` is NULL if memory ran out. No lock: only the owner changes its
+// directory and chunks. A destroy reading them under the mutex, or a signal
+// handler interrupting this thread, sees either the old directory or the
+// complete new one: the pointer is stored before the larger count, both with
+// release, and the old directory is linked from the new one's element 0
+// (unused by lookups) and freed only with the block.
 static entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
     if (index < CTL_LANE_COUNT) return entry_in(t, index);
     uint32_t c = index / CTL_LANE_COUNT;
     if (c >= t->chunk_count) {
         uint32_t count = t->chunk_count ? t->chunk_count : 2;
         while (count <= c) count *= 2;
-        // A new directory, published before the old one is freed: a signal
-        // handler that interrupts this thread reads a valid directory either
-        // way (the pointer is stored before the larger count).
         ctl__entry **chunks = calloc(count, sizeof *chunks);
         if (chunks == NULL) return (entry_ref){NULL, NULL};
         ctl__entry **old = t->chunks;
-        if (old) memcpy(chunks, old, t->chunk_count * sizeof *chunks);
-        t->chunks = chunks;
-        atomic_signal_fence(memory_order_release);
-        t->chunk_count = count;
-        atomic_signal_fence(memory_order_release);
-        free(old);
+        if (old) memcpy(chunks + 1, old + 1, (t->chunk_count - 1) * sizeof *chunks);
+        chunks[0] = (ctl__entry *)(void *)old;
+        __atomic_store_n(&t->chunks, chunks, __ATOMIC_RELEASE);
+        __atomic_store_n(&t->chunk_count, count, __ATOMIC_RELEASE);
     }
     if (t->chunks[c] == NULL) {
         ctl__entry *chunk = malloc(CTL_LANE_COUNT * sizeof(ctl__entry));
         if (chunk == NULL) return (entry_ref){NULL, NULL};
         for (int i = 0; i < CTL_LANE_COUNT; i++) chunk[i] = (ctl__entry){.tag = CTL__TAG_EMPTY};
-        atomic_signal_fence(memory_order_release);
-        t->chunks[c] = chunk;
+        __atomic_store_n(&t->chunks[c], chunk, __ATOMIC_RELEASE);
     }
     return entry_in(t, index);
+}
+
+// Puts `value` into the calling thread's entry `e` of `slot`, whose tag is
+// `expected` (empty, or this thread's initialisation mark), without the
+// mutex; false if it was not stored (the value stays the caller's).
+//
+// The handshake with a destroy of the slot: the destroy writes 0 to the
+// liveness word, then reads every block's tag (`take_values`); this writes
+// the tag, then reads the liveness word. All four are sequentially
+// consistent, so at least one side sees the other's write: either the
+// destroy's pass finds the value (and takes it), or the re-check here sees
+// the slot dying, or both. Both sides then change the tag only by
+// compare-and-swap from the generation to empty, so exactly one owns the
+// value: the destroy (the store counts as made before the destroy took it:
+// true) or the caller (false).
+static bool publish(ctl_slot slot, entry_ref e, uint32_t expected, ctl_value value) {
+    if (tag_of(e) != expected) return false;
+    *e.value = value;  // no other thread reads it before the tag matches
+    PUBLISH_POINT(0);
+    if (!swap_tag(e, expected, slot.generation)) {
+        e.value->u64 = 0;  // a destroy dropped the initialisation mark
+        return false;
+    }
+    PUBLISH_POINT(1);
+    if (live_now(slot)) return true;
+    if (!swap_tag(e, slot.generation, CTL__TAG_EMPTY)) return true;  // the destroy took it
+    e.value->u64 = 0;
+    return false;
 }
 
 // fork() (HowItWorks, "fork()"): the mutex is held across it, so the child
@@ -365,41 +475,72 @@ static bool in_main_program(void) { return false; }
 #endif
 
 // Pinning (HowItWorks): a reference to the object containing the store that
-// is never dropped, so that `thread_exit` stays mapped. Nothing to pin in the
-// main program, which is never unloaded, nor in a static executable.
-//
-// It runs before `store_once` and without the mutex: `dladdr` and `dlopen`
-// take the dynamic loader's lock, which a thread inside `dlopen` holds while
-// a constructor there calls `ctl_slot_create`; waiting for the loader's lock
-// while holding a lock of the store would deadlock with it. Two threads may
-// both pin at first use; a second reference is as harmless as the first.
-static atomic_bool pinned;
-
+// is never dropped, so that `thread_exit` stays mapped while any thread may
+// still run it. Nothing to pin in the main program, which is never unloaded,
+// nor in a static executable.
 static void pin_object(void) {
-    if (atomic_load_explicit(&pinned, memory_order_acquire)) return;
     Dl_info info;
     if (!in_main_program() && dladdr((void *)&store, &info) != 0 && info.dli_fname != NULL)
         (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
-    atomic_store_explicit(&pinned, true, memory_order_release);
 }
 
-static void store_init(void) {
+// The process-level set-up, once, when the object containing the store is
+// loaded: every call into the loader the store makes happens here, while the
+// loader runs this object's constructors (so never later: not in a forked
+// child, whose copy of the loader's lock may be held, and not during a
+// `dlclose`). The fork handlers are registered before any thread can use the
+// store, so they run after those of every library loaded later (prepare
+// handlers run in the reverse order of registration). A first call into the
+// store made before the constructor ran (by another object's constructor)
+// runs the set-up itself.
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+
+static void load(void) {
     store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    pin_object();
 }
+
+#if defined(__APPLE__)
+__attribute__((constructor)) static void store_load(void) { pthread_once(&load_once, load); }
+#else
+// Priority 101, the first one available: before the object's own C++
+// constructors and default-priority constructors, which may use the store.
+__attribute__((constructor(101))) static void store_load(void) { pthread_once(&load_once, load); }
+#endif
 
 // ---------------------------------------------------------------------------
 // Public functions
 
-int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
-    pin_object();
-    pthread_once(&store_once, store_init);
-    if (store.exit_key_error != 0) return CTL_EAGAIN;
+// The liveness page of `index` exists (allocating it); false if memory ran
+// out. Lock held.
+static bool ensure_liveness(uint32_t index) {
+    uint32_t offset, page = liveness_page_of(index, &offset);
+    if (atomic_load_explicit(&liveness[page], memory_order_relaxed) != NULL) return true;
+    _Atomic uint32_t *words = calloc((size_t)CTL_LANE_COUNT << page, sizeof *words);
+    if (words == NULL) return false;
+    atomic_store_explicit(&liveness[page], words, memory_order_release);
+    return true;
+}
+
+CTL_DEFINE int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
+    pthread_once(&load_once, load);
     lock();
+    // A failed key creation (out of pthread keys) is tried again, so that a
+    // create succeeds once keys are freed.
+    if (store.exit_key_error != 0) store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
+    if (store.exit_key_error != 0) {
+        unlock();
+        return CTL_EAGAIN;
+    }
     uint32_t index;
     if (store.free_count > 0) {
         index = pop_free();
     } else {
+        if (!ensure_liveness(store.slot_count)) {
+            unlock();
+            return CTL_ENOMEM;
+        }
         if (store.slot_count == store.slot_capacity) {
             uint32_t capacity = store.slot_capacity ? store.slot_capacity * 2 : 64;
             slot_info *slots = capacity > store.slot_capacity ? realloc(store.slots, capacity * sizeof *slots) : NULL;
@@ -421,6 +562,7 @@ int ctl_slot_create(ctl_slot *slot, ctl_destructor destructor, void *context) {
     info->context = context;
     store.live_slots++;
     *slot = (ctl_slot){.ctl__lane = lane_of(index), .generation = info->generation, .index = index};
+    atomic_store_explicit(liveness_word(index), info->generation, memory_order_release);
     unlock();
     return CTL_OK;
 }
@@ -432,9 +574,17 @@ static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
     for (ctl__thread_block *t = store.threads; t && n < capacity; t = t->next) {
         entry_ref e = entry_in(t, slot.index);
         VISIT();
-        if (e.tag == NULL || *e.tag == CTL__TAG_EMPTY) continue;
-        if (*e.tag == slot.generation) values[n++] = take_entry(e);
-        else clear_entry(e);  // an initialisation mark that will not finish
+        if (e.tag == NULL) continue;
+        // Only by compare-and-swap: the owner may be in `publish` right now.
+        // A tag of another generation belongs to a store racing an earlier
+        // destroy of the number, which empties it itself.
+        uint32_t tag = tag_of(e);
+        if (tag == slot.generation && swap_tag(e, tag, CTL__TAG_EMPTY)) {
+            values[n++] = *e.value;
+            e.value->u64 = 0;
+        } else if (tag == (slot.generation | CTL__TAG_INITIALIZING)) {
+            (void)swap_tag(e, tag, CTL__TAG_EMPTY);  // a mark that will not finish
+        }
     }
     return n;
 }
@@ -469,7 +619,7 @@ static int begin_uncancellable(void) {
 
 static void end_uncancellable(int state) { pthread_setcancelstate(state, NULL); }
 
-int ctl_slot_destroy(ctl_slot slot) {
+CTL_DEFINE int ctl_slot_destroy(ctl_slot slot) {
     int cancel_state = begin_uncancellable();
     lock();
     if (!is_live(slot)) {
@@ -479,6 +629,9 @@ int ctl_slot_destroy(ctl_slot slot) {
     }
     slot_info *info = &store.slots[slot.index];
     info->state = slot_destroying;
+    // From here on, stores without the mutex fail or are taken below (the
+    // handshake: see `publish`).
+    atomic_store(liveness_word(slot.index), 0);
     ctl_destructor destructor = info->destructor;
     void *context = info->context;
     // From here on stores fail. Take every value out in one pass (out of
@@ -529,93 +682,77 @@ int ctl_slot_destroy(ctl_slot slot) {
     return CTL_OK;
 }
 
-bool ctl_slot_is_live(ctl_slot slot) {
-    lock();
-    bool live = is_live(slot);
-    unlock();
-    return live;
-}
+CTL_DEFINE bool ctl_slot_is_live(ctl_slot slot) { return live_now(slot); }
 
 // No lock: only the owning thread touches its entries of a live slot
 // without the mutex (the invariant stated at `ctl__tls`).
-bool ctl_take(ctl_slot slot, ctl_value *value) {
+CTL_DEFINE bool ctl_take(ctl_slot slot, ctl_value *value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
-    if (e.tag == NULL || *e.tag != slot.generation) return false;
+    if (e.tag == NULL || __atomic_load_n(e.tag, __ATOMIC_RELAXED) != slot.generation) return false;
     ctl_value taken = take_entry(e);
     if (value) *value = taken;
     return true;
 }
 
-// Every store into an empty entry takes the mutex: only under it does the
-// slot's liveness decide whether the store may happen, so a store racing with
-// a destroy of the slot fails instead of refilling an entry the destroy has
-// passed.
-bool ctl__set_slow(ctl_slot slot, ctl_value value) {
-    lock();
-    LOCKED_STORE();
-    entry_ref e = {NULL, NULL};
-    if (is_live(slot)) {
-        ctl__thread_block *t = register_thread();
-        if (t) e = ensure_entry(t, slot.index);
-    }
-    if (e.tag) fill_entry(e, value, slot.generation);
-    unlock();
-    return e.tag != NULL;
-}
-
-int ctl_begin_initialization(ctl_slot slot) {
-    if (ctl_has_value(slot)) return CTL_EEXIST;
-    lock();
-    int result = CTL_EINVAL;
-    if (is_live(slot)) {
-        ctl__thread_block *t = register_thread();
-        entry_ref e = t ? ensure_entry(t, slot.index) : (entry_ref){NULL, NULL};
-        if (e.tag == NULL) {
-            result = CTL_ENOMEM;
-        } else if (*e.tag == (slot.generation | CTL__TAG_INITIALIZING)) {
-            result = CTL_EBUSY;
-        } else {
-            *e.tag = slot.generation | CTL__TAG_INITIALIZING;
-            result = CTL_OK;
-        }
-    }
-    unlock();
-    return result;
-}
-
-// No lock: the entry exists (begin_initialization allocated it), and only the
-// owning thread touches an entry of a live slot without the lock.
-bool ctl_finish_initialization(ctl_slot slot, ctl_value value) {
-    entry_ref e = entry_in(ctl__tls, slot.index);
-    if (e.tag == NULL || *e.tag != (slot.generation | CTL__TAG_INITIALIZING)) return false;
-    fill_entry(e, value, slot.generation);
+// A store into an entry without a value: no lock once the thread is
+// registered (`publish` decides a race with a destroy of the slot).
+CTL_DEFINE bool ctl__set_slow(ctl_slot slot, ctl_value value) {
+    if (!live_now(slot)) return false;
+    ctl__thread_block *t = own_block();
+    entry_ref e = t ? ensure_entry(t, slot.index) : (entry_ref){NULL, NULL};
+    if (e.tag == NULL) return false;
+    uint32_t tag = tag_of(e);
+    // The initialiser of the slot's value stored a value itself: it replaces
+    // the mark, and `ctl_finish_initialization` then fails.
+    if (tag == CTL__TAG_EMPTY || tag == (slot.generation | CTL__TAG_INITIALIZING)) return publish(slot, e, tag, value);
+    if (tag != slot.generation) return false;  // never: a racing store empties its entry before returning
+    *e.value = value;
     return true;
 }
 
-void ctl_cancel_initialization(ctl_slot slot) {
-    lock();
+CTL_DEFINE int ctl_begin_initialization(ctl_slot slot) {
+    if (ctl_has_value(slot)) return CTL_EEXIST;
+    if (!live_now(slot)) return CTL_EINVAL;
+    ctl__thread_block *t = own_block();
+    entry_ref e = t ? ensure_entry(t, slot.index) : (entry_ref){NULL, NULL};
+    if (e.tag == NULL) return CTL_ENOMEM;
+    uint32_t mark = slot.generation | CTL__TAG_INITIALIZING;
+    if (tag_of(e) == mark) return CTL_EBUSY;
+    // The mark is published like a value (see `publish`): a destroy that
+    // began meanwhile either drops it or is seen here.
+    if (!swap_tag(e, CTL__TAG_EMPTY, mark)) return CTL_EINVAL;
+    if (live_now(slot)) return CTL_OK;
+    (void)swap_tag(e, mark, CTL__TAG_EMPTY);
+    return CTL_EINVAL;
+}
+
+CTL_DEFINE bool ctl_finish_initialization(ctl_slot slot, ctl_value value) {
     entry_ref e = entry_in(ctl__tls, slot.index);
-    if (e.tag && *e.tag == (slot.generation | CTL__TAG_INITIALIZING)) *e.tag = CTL__TAG_EMPTY;
-    unlock();
+    return e.tag != NULL && publish(slot, e, slot.generation | CTL__TAG_INITIALIZING, value);
+}
+
+CTL_DEFINE void ctl_cancel_initialization(ctl_slot slot) {
+    entry_ref e = entry_in(ctl__tls, slot.index);
+    if (e.tag) (void)swap_tag(e, slot.generation | CTL__TAG_INITIALIZING, CTL__TAG_EMPTY);
 }
 
 #if defined(CTL_TESTING)
-size_t ctl__test_entries_visited(void) {
+CTL_DEFINE size_t ctl__test_entries_visited(void) {
     lock();
     size_t n = entries_visited;
     unlock();
     return n;
 }
 
-size_t ctl__test_locked_stores(void) {
-    lock();
-    size_t n = locked_stores;
+CTL_DEFINE size_t ctl__test_mutex_acquisitions(void) {
+    pthread_mutex_lock(&store.lock);  // not counted
+    size_t n = mutex_acquisitions;
     unlock();
     return n;
 }
 #endif
 
-ctl_stats ctl_get_stats(void) {
+CTL_DEFINE ctl_stats ctl_get_stats(void) {
     lock();
     ctl_stats stats = {
         .live_slots = store.live_slots,
@@ -637,11 +774,12 @@ typedef struct pending {
     ctl_slot slot;
 } pending;
 
-// Takes the first value of `t` at slot number `*cursor` or above out, counted
-// as in flight; false if there is none. Lock held. Walks the thread's own
-// storage (its lanes and the chunks it allocated), not the slot table.
-static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
-    for (uint32_t index = *cursor;; index++) {
+// Takes the first value of `t` at slot number `*cursor` or above, and below
+// `end`, out, counted as in flight; false if there is none. Lock held. Walks
+// the thread's own storage (its lanes and the chunks it allocated), not the
+// slot table.
+static bool take_next(ctl__thread_block *t, uint32_t *cursor, uint32_t end, pending *out) {
+    for (uint32_t index = *cursor; index < end; index++) {
         if (index >= CTL_LANE_COUNT) {
             uint32_t c = index / CTL_LANE_COUNT;
             while (c < t->chunk_count && t->chunks[c] == NULL) c++;
@@ -667,6 +805,7 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, pending *out) {
         *cursor = index + 1;
         return true;
     }
+    return false;
 }
 
 // Moves the values that `t` still holds (stored during the last exit sweep)
@@ -699,8 +838,14 @@ static void thread_exit(void *block) {
     for (int sweep = 0; sweep < CTL_EXIT_SWEEPS; sweep++) {
         bool found = false;
         uint32_t cursor = 0;
+        // A sweep visits the slot numbers that existed when it began, so it
+        // calls each slot's destructor at most once: a destructor that
+        // creates a slot and stores into it leaves that value to the next
+        // sweep, and the work of an exit is bounded by CTL_EXIT_SWEEPS calls
+        // per slot.
+        uint32_t end = store.slot_count;
         pending p;
-        while (take_next(t, &cursor, &p)) {
+        while (take_next(t, &cursor, end, &p)) {
             found = true;
             t->running = p.slot;
             unlock();

@@ -25,9 +25,12 @@
 #include <unistd.h>
 
 // The store built with CTL_TESTING (run.sh): entries of thread blocks read by
-// thread exits and destroys so far, and stores that took the store's mutex.
+// thread exits and destroys so far, and the times the store's mutex was taken.
 size_t ctl__test_entries_visited(void);
-size_t ctl__test_locked_stores(void);
+size_t ctl__test_mutex_acquisitions(void);
+// Called by a store without the mutex before it publishes its tag (0) and
+// before it re-checks the slot (1).
+extern void (*ctl__test_publish_hook)(int point);
 
 static int check_failures;
 

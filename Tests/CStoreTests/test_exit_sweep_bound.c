@@ -7,6 +7,11 @@
 // 2. A destructor that stores anew forever is cut off after CTL_EXIT_SWEEPS
 //    calls; the value it stored last is destroyed with its slot (its store
 //    into the dying slot is refused then).
+// 3. Regression: a chain whose destructor creates a new, higher-numbered slot
+//    at each link and stores into it is cut off too: a sweep visits only the
+//    slots that existed when it began, so each link waits for the next sweep
+//    and the exit makes at most CTL_EXIT_SWEEPS calls. (Before, one sweep
+//    followed the chain forever; the test stops it at 100,000 links.)
 #include "check.h"
 
 _Static_assert(CTL_EXIT_SWEEPS >= 1000, "the teardown bound is at least 1000 sweeps");
@@ -24,6 +29,25 @@ static void store_again(ctl_value value, void *context) {
     (void)context;
     atomic_fetch_add(&forever_calls, 1);
     if (!ctl_set_uword(forever, value.uword + 1)) atomic_fetch_add(&forever_refused, 1);
+}
+
+enum { growing_limit = 100000 };
+static atomic_int growing_calls, growing_stopped;
+static ctl_slot growing_slots[growing_limit + 1];
+
+static void grow(ctl_value value, void *context) {
+    (void)context;
+    int n = atomic_fetch_add(&growing_calls, 1) + 1;
+    (void)value;
+    if (n >= growing_limit || atomic_load(&growing_stopped)) return;
+    growing_slots[n] = make_slot(grow, NULL);
+    CHECK(ctl_set_uword(growing_slots[n], (uintptr_t)n));
+}
+
+static void *store_growing(void *arg) {
+    (void)arg;
+    CHECK(ctl_set_uword(growing_slots[0], 0));
+    return NULL;
 }
 
 static void *store_chain(void *arg) {
@@ -53,5 +77,14 @@ int main(void) {
     CHECK_EQ(ctl_slot_destroy(forever), CTL_OK);
     CHECK_EQ(atomic_load(&forever_calls), CTL_EXIT_SWEEPS + 1);
     CHECK_EQ(atomic_load(&forever_refused), 1);
+
+    growing_slots[0] = make_slot(grow, NULL);
+    join_thread(start_thread(store_growing, NULL));
+    int calls = atomic_load(&growing_calls);
+    printf("chain of new slots: %d calls at exit\n", calls);
+    CHECK_EQ(calls, CTL_EXIT_SWEEPS);
+    atomic_store(&growing_stopped, 1);
+    for (int i = 0; i <= calls && i < growing_limit; i++) CHECK_EQ(ctl_slot_destroy(growing_slots[i]), CTL_OK);
+    CHECK_EQ(atomic_load(&growing_calls), CTL_EXIT_SWEEPS + 1);  // the last link's value, left at exit
     return finish("exit_sweep_bound");
 }

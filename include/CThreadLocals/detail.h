@@ -61,11 +61,13 @@ typedef struct ctl__thread_block {
     /// `CTL__TAG_EMPTY` forever.
     ctl_value values[CTL_LANE_COUNT + 1];
     uint32_t tags[CTL_LANE_COUNT + 1];
-    /// The chunk directory; `chunks[0]` is unused. Chunks never move, so a
-    /// pointer to a value stays valid while the thread holds it. The directory
-    /// is replaced (never reallocated in place) when it grows, the new pointer
-    /// stored before the new count, so that a signal handler reading it never
-    /// sees freed memory.
+    /// The chunk directory; `chunks[0]` links the directory this one
+    /// replaced (lookups never read it). Chunks never move, so a pointer to a
+    /// value stays valid while the thread holds it. The directory is replaced
+    /// (never reallocated in place) when it grows, the new pointer stored
+    /// before the new count, and a replaced one is freed only with the block,
+    /// so that neither a signal handler nor a destroying thread reading it
+    /// ever sees freed memory.
     ctl__entry *CTL_NULLABLE *CTL_NULLABLE chunks;
     uint32_t chunk_count;
     /// The slot whose destructor this thread is running at its exit (its
@@ -80,9 +82,10 @@ typedef struct ctl__thread_block {
 /// store, then the thread's own. Defined once, in `CThreadLocals.c`.
 ///
 /// Invariant the inline accessors rely on: only the owning thread reads or
-/// writes an entry of a live slot without holding the store's mutex. Another
-/// thread touches a block only under the mutex, and only entries of a slot
-/// that it is destroying (which the owner no longer uses) or the list links.
+/// writes an entry of a live slot. Another thread touches a block only under
+/// the store's mutex, and only the list links or entries of a slot that it is
+/// destroying (which the owner no longer uses, except for a store racing the
+/// destroy, which both sides settle by compare-and-swap on the entry's tag).
 extern CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL__TLS_MODEL;
 
 /// `ctl_set`'s slow path: the thread has no value in the slot yet.
