@@ -9,7 +9,11 @@
 #   loads, uses and closes it 1,100 times;
 # - first_use_main.c, linked with the library, makes its first ctl_slot_create
 #   race with a dlopened plugin's constructor that creates a slot
-#   (first_use_plugin.c).
+#   (first_use_plugin.c);
+# - loader_main.c: two copies loaded RTLD_LOCAL and RTLD_GLOBAL in both
+#   orders, dlclose of a plugin that needs the library (needs_store_plugin.c)
+#   and makes the store's first calls in its destructor, and a copy loaded
+#   while the process is out of pthread keys.
 # Prints how many copies loaded and "N passed, M failed". CC, CFLAGS, STORE_C and
 # STORE_INCLUDE as in run.sh.
 set -uo pipefail
@@ -29,7 +33,10 @@ if ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$store_c" "$
     ! program dlopen_main || ! program dlopen_cross || ! program dlclose_main ||
     ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$here/first_use_plugin.c" \
         -o "$work/first_use_plugin.so" -L "$work" -lctlstore ||
-    ! program first_use_main -rdynamic -L "$work" -lctlstore -Wl,-rpath,"$work"; then
+    ! program first_use_main -rdynamic -L "$work" -lctlstore -Wl,-rpath,"$work" ||
+    ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$here/needs_store_plugin.c" \
+        -o "$work/needs_store_plugin.so" -L "$work" -lctlstore -Wl,-rpath,"$work" ||
+    ! program loader_main; then
     echo "FAIL  dlopen (does not build)"
     echo "0 passed, 1 failed"
     exit 1
@@ -57,5 +64,9 @@ check "two copies destroying each other's slots at exit" \
     "$work/dlopen_cross" "$work/libctlstore_0.so" "$work/libctlstore_1.so"
 check "dlclose" "$work/dlclose_main" "$work/libctlstore.so"
 check "first use inside dlopen" "$work/first_use_main" "$work/first_use_plugin.so"
+for case in global-later global-first dlclose-needed keys-exhausted; do
+    check "loader: $case" "$work/loader_main" "$case" "$work/libctlstore_0.so" "$work/libctlstore_1.so" \
+        "$work/needs_store_plugin.so"
+done
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
