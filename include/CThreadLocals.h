@@ -4,8 +4,8 @@
 // CThreadLocals: native thread-local slots built on `_Thread_local`.
 //
 // The contract, in reading order: what a slot is; creating and destroying
-// slots; what happens when a thread exits; the accessors; lazy
-// initialisation; errors; statistics. The inline machinery behind the
+// slots; what happens when a thread exits; fork; loading and unloading; the
+// accessors; lazy initialisation; errors; statistics; building. The inline machinery behind the
 // accessors is in `CThreadLocals/detail.h`, included at the end; the design is
 // the DocC article "How it works"
 // (Sources/ThreadLocals/ThreadLocals.docc/HowItWorks.md).
@@ -81,36 +81,30 @@ typedef struct ctl_slot {
 
 // ---------------------------------------------------------------------------
 // Creating and destroying slots
+//
+// Every function below follows one skeleton: a summary, then its returns,
+// what it locks, whether a signal handler may call it, and links. "The
+// store's mutex" is the one process-wide lock of a copy of the store; no
+// function waits for another thread while holding it.
 
-/// Destroys one thread's value of a slot.
+/// Destroys one thread's value of a slot: called with the value and the
+/// `context` given to `ctl_slot_create`.
 ///
-/// Called with the value and the context given to `ctl_slot_create`, exactly
-/// once for each stored value that is not removed with `ctl_take` or
-/// overwritten: on the exiting thread when its thread exits, or on the
-/// destroying thread when the slot is destroyed (see "Thread exit" below for
-/// the exceptions). Not at all for the values of a thread still running when
-/// the process ends (`exit()` runs no thread destructors, as with pthread keys).
-/// The destructor's code, like its context, must stay mapped while a thread
-/// that holds a value may still exit: a destructor in a library that is later
-/// `dlclose`d, other than the one containing the store, is the caller's to
-/// keep loaded.
+/// Called exactly once for each stored value that is not taken back with
+/// `ctl_take` or overwritten: on the exiting thread when its thread exits
+/// (see "Thread exit"), or on the destroying thread by `ctl_slot_destroy`;
+/// never for the values of threads still running when the process ends
+/// (`exit()` runs no thread destructors, as with pthread keys).
 ///
-/// A destructor may use the store: read and write slots, create slots, and
-/// destroy slots (this one included). A destructor running at a thread's exit
-/// may also read and write its own slot, but only if the program does not
-/// destroy that slot meanwhile: `ctl_slot_destroy` does not wait for the call
-/// (see there), so its accesses would race with the destroy. A store made
-/// after the destroy began then fails (false; the value stays the caller's),
-/// but a value the destructor stored or took before may also be destroyed by
-/// the destroy, while in use or after being taken back. So destroy such a slot
-/// only after joining the threads that may still be exiting, or never. (The
-/// Swift overlay meets this: a value whose `deinit` uses its `ThreadLocal`
-/// holds a reference to it, which keeps the slot alive.) It runs with thread
-/// cancellation disabled: a cancellation point inside it (a `write`, a
-/// `usleep`) does not act, and a request made meanwhile is acted upon at the
-/// thread's next cancellation point after the store returns. It must return:
-/// leaving it by `pthread_exit`, `longjmp` or an exception leaves the store
-/// inconsistent.
+/// - May: use the store (read, write, create and destroy slots, this one
+///   included). At thread exit it may also use its own slot, if the program
+///   does not destroy that slot meanwhile: see `ctl_slot_destroy`.
+/// - Must: return (leaving by `pthread_exit`, `longjmp` or an exception leaves
+///   the store inconsistent); stay mapped, with its context valid, while a
+///   thread that holds a value may still exit (see "Loading and unloading").
+/// - Runs with the store's mutex released and thread cancellation disabled:
+///   a cancellation point inside it does not act; a request made meanwhile
+///   acts at the thread's next cancellation point after the store returns.
 typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
 
 /// Creates a slot, with no value on any thread.
@@ -122,86 +116,80 @@ typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
 ///     dropped, as for scalars).
 ///   - context: Passed to `destructor` unchanged.
 /// - Returns: `CTL_OK`; `CTL_ENOMEM`; `CTL_EAGAIN` if the process is out of
-///   pthread keys (the store needs one in all, on first use).
+///   pthread keys (the store needs one per copy; a later call tries again).
+/// - Locking: takes the store's mutex; never calls the dynamic loader.
+/// - Signal safety: not async-signal-safe.
 ///
-/// Takes the store's mutex. A slot number whose generations are exhausted is
-/// never handed out again.
-///
-/// The first call makes the object that contains the store (a shared library
-/// loaded with `dlopen`, also in many copies) stay loaded for the rest of the
-/// process: `dlclose` leaves it, because threads that stored a value run its
-/// code when they exit. Exceptions: a first call made by that library's own
-/// destructor, while it is being unloaded, comes too late to keep it; and
-/// copies loaded with `dlmopen`, or by `dlopen` from a static executable, run
-/// on a second C library whose thread exits the store cannot see: neither is
-/// supported. Each copy takes 8 bytes of static TLS and one pthread key; with
-/// glibc's default settings the static TLS area holds about 200 copies. To do so, the first call in a shared library
-/// may take the dynamic loader's lock (as `dlopen` and `dladdr` do), before
-/// and outside any lock of the store: calling it from a constructor of a
-/// library being loaded with `dlopen` is fine, also while another thread makes
-/// its own first call.
+/// A slot number whose generations are exhausted is never handed out again.
 int ctl_slot_create(ctl_slot *slot, ctl_destructor CTL_NULLABLE destructor, void *CTL_NULLABLE context);
 
 /// Destroys a slot and every thread's value in it.
 ///
 /// Every value held by a running thread, and every value that exited threads
-/// left (see "Thread exit"), is destroyed on the calling thread before
-/// `ctl_slot_destroy` returns. A value that an exiting thread has already
-/// taken out for its destructor call is destroyed by that thread, possibly
-/// after `ctl_slot_destroy` returns: like `pthread_key_delete`, it never waits
-/// for another thread, so it cannot deadlock on a lock that its caller holds
-/// and such a destructor needs. Joining the exiting thread waits for its call.
-/// Each value is destroyed exactly once either way.
+/// left (see "Thread exit"), is destroyed on the calling thread before it
+/// returns. A value that an exiting thread has already taken out for its
+/// destructor call is destroyed by that thread, possibly later: like
+/// `pthread_key_delete`, `ctl_slot_destroy` never waits for another thread.
+/// So `destructor` and `context` must stay valid while threads that held a
+/// value may still be exiting (join them first, or use a context that lives
+/// as long as the program).
 ///
-/// So `destructor` and `context` must stay valid after `ctl_slot_destroy`
-/// while threads that held a value in the slot may still be exiting: free
-/// the context after joining them, or use one that lives as long as the
-/// program.
+/// The slot must not be used concurrently with its destruction, with one
+/// exception: a store into an empty entry (`ctl_set`,
+/// `ctl_finish_initialization`) racing the destroy either lands before the
+/// destroy takes the value (returns true; the destroy destroys it) or fails
+/// (returns false; the value stays the caller's). An exit-time destructor
+/// that stores into its own slot is such a store, but a value it stored or
+/// took before may be destroyed by the destroy while it uses it: destroy such
+/// a slot only after joining the threads that may still be exiting, or never.
+/// Afterwards the handle reads as empty, and stores and `ctl_take` fail.
 ///
 /// - Returns: `CTL_OK`, or `CTL_EINVAL` if `slot` is not live (destroyed
 ///   already, or never created); nothing is changed then.
-///
-/// The slot must not be used concurrently with its destruction, also not by
-/// an exit-time destructor of its values (see `ctl_destructor`). A use
-/// afterwards reads as empty, and stores and `ctl_take` fail.
+/// - Locking: takes the store's mutex, released around each destructor call.
+/// - Signal safety: not async-signal-safe.
 int ctl_slot_destroy(ctl_slot slot);
 
-/// Whether `slot` names a live slot. Takes the store's mutex.
+/// Whether `slot` names a live slot.
+///
+/// - Locking: none (one atomic load).
+/// - Signal safety: async-signal-safe.
 bool ctl_slot_is_live(ctl_slot slot);
 
 // ---------------------------------------------------------------------------
 // Thread exit
 //
-// When a thread exits, each value it holds is destroyed on that thread, one
-// at a time. A value that a destructor stores meanwhile (in any slot) is
-// destroyed too, before the thread is gone, as C++ `thread_local` and Rust do
-// with destructors registered during teardown: a finite chain of destructors
-// that each store a value ends at exit, whatever its length up to
-// `CTL_EXIT_SWEEPS` links. Two kinds of value outlive the thread, and are
-// destroyed when their slot is destroyed (otherwise never, where pthread keys
-// leak them):
+// When a thread exits, its values are destroyed on that thread, one at a
+// time, in sweeps: each sweep calls the destructor of each value the thread
+// holds in the slots that existed when the sweep began, and the sweeps go on
+// until one calls none, at most `CTL_EXIT_SWEEPS` of them. So a finite chain
+// of destructors that each store a value (in any slot, also a slot created on
+// the way) ends at exit, whatever its length up to `CTL_EXIT_SWEEPS` links,
+// as with C++ `thread_local` and Rust; and each slot's destructor runs at
+// most `CTL_EXIT_SWEEPS` times at one exit, which bounds the exit's work.
+// Two kinds of value outlive the thread, and are destroyed when their slot is
+// destroyed (otherwise never, where pthread keys leak them):
 //
-// - A destructor that stores anew every time is cut off after
-//   `CTL_EXIT_SWEEPS` calls; the value it stored last stays.
+// - A value stored during the last sweep (by a destructor that stores anew
+//   every time, or a chain longer than the bound). It costs one word, kept
+//   with its slot (`ctl_stats.left_values`); if memory for it runs out, it is
+//   dropped without a destructor call.
 // - A value stored by another library's pthread-key destructor in the C
 //   library's last destructor round. (One stored in an earlier round is
-//   destroyed in the next round, on the thread.)
-//
-// A value of the first kind costs one word, kept with its slot
-// (`ctl_stats.left_values`); if memory for it runs out, it is dropped without
-// a destructor call, and the exited thread keeps no other storage. A value of
-// the second kind stays in the thread's block, which stays registered
-// (`ctl_stats.registered_threads`) until the process ends.
+//   destroyed in the next round, on the thread.) It stays in the thread's
+//   block, which stays registered (`ctl_stats.registered_threads`) until the
+//   process ends.
 
-/// The most times an exiting thread goes over its values (see "Thread exit");
-/// it stops earlier, as soon as a pass calls no destructor.
+/// The most sweeps an exiting thread makes over its values (see "Thread
+/// exit"): each slot's destructor runs at most this many times at one exit.
 #define CTL_EXIT_SWEEPS 1024
 
 // ---------------------------------------------------------------------------
 // fork()
 //
 // The store is usable in the child of `fork`, also one forked inside a
-// destructor. The child keeps the forking thread's values. The other threads'
+// destructor or while another thread is inside the store or the dynamic
+// loader. The child keeps the forking thread's values. The other threads'
 // values, and the values exited threads left, are dropped without destructor
 // calls (as with pthread keys): those threads do not exist in the child. Two
 // exceptions: a fork inside a destructor that `ctl_slot_destroy` is running
@@ -213,11 +201,45 @@ bool ctl_slot_is_live(ctl_slot slot);
 // `ctl_stats.live_slots` still counts it; the forking thread's value in it,
 // if the destroy had not taken it yet, is destroyed at that thread's exit.
 //
-// The store holds its mutex from its `pthread_atfork` prepare handler to the
-// parent or child handler. Handlers registered before the store's first use
-// run inside that window, so they must not call the store's locked functions
-// (they would wait forever), and neither may a fork made from a signal handler
-// that interrupted one of them.
+// The store registers its `pthread_atfork` handlers when it is loaded, and
+// holds its mutex from its prepare handler to the parent or child handler.
+// Prepare handlers run in the reverse order of registration, so those of
+// libraries loaded later run before the store's and may use the store; a
+// handler registered before the store was loaded (in the main program, by a
+// library loaded earlier) runs inside the window and must not call the
+// functions that take the store's mutex, and neither may a fork made from a
+// signal handler that interrupted one of them.
+
+// ---------------------------------------------------------------------------
+// Loading and unloading
+//
+// 1. Set-up at load time. The store's process-level set-up (its pthread key,
+//    its fork handlers, and the decision whether to pin its object) runs in
+//    a constructor of the object that contains it, while the loader loads
+//    it. No later call makes a loader call, so the store may be first used
+//    anywhere: in a forked child, in a destructor of a plugin being unloaded
+//    with `dlclose`, in a constructor of a library being loaded. (A first
+//    call made by another object's constructor before the store's own ran
+//    runs the set-up itself, inside that loader call.)
+// 2. Pinning. An object that contains the store and was loaded with `dlopen`
+//    pins itself when it is loaded: `dlclose` leaves it mapped, because
+//    threads that stored a value run its code when they exit.
+// 3. Copies. Each copy of the store (a library loaded many times under
+//    several names, or several libraries each built with the store) is
+//    independent, whatever `RTLD_LOCAL` or `RTLD_GLOBAL` loads each and in
+//    whatever order: on ELF, the store's definitions have protected
+//    visibility, so calls from code linked into the same object (the inline
+//    accessors included) bind within that copy; a handle is meaningful only
+//    to the copy that created it. Each copy takes 8 bytes of static TLS and
+//    one pthread key; with glibc's default settings the static TLS area
+//    holds about 200 copies.
+// 4. Destructors in other libraries. A destructor whose code is in a library
+//    that is later unloaded, other than the one that contains the store, is
+//    the caller's to keep loaded while a thread that holds a value may still
+//    exit.
+// 5. Not supported: copies loaded with `dlmopen`, or by `dlopen` from a
+//    static executable, which run on a second C library whose thread exits
+//    the store cannot see.
 
 // ---------------------------------------------------------------------------
 // Accessors
@@ -225,18 +247,20 @@ bool ctl_slot_is_live(ctl_slot slot);
 // A slot's value on the calling thread. Once the thread holds a value in a
 // slot, every accessor below is a few inline instructions: a load of the
 // thread's block pointer, a tag check and the access; no lock, no call (on
-// Darwin, the `_Thread_local` access itself is a call).
+// Darwin, the `_Thread_local` access itself is a call). A thread's operations
+// on its own entry of a live slot take no lock at all, also when the entry is
+// empty; only the thread's first store in any slot (its registration) takes
+// the store's mutex, once.
 //
 // Async-signal-safe: a signal handler may read and write a value that its
 // thread already holds, through `ctl_value_pointer` and the inline accessors
-// (`ctl_get_*`, and `ctl_set_*` of a value the thread holds). No other
-// function may be called from a handler: most take the store's mutex, and
-// `ctl_take` and `ctl_finish_initialization`, which change the calling
-// thread's own entry without it, are safe against a handler but not within
-// one. The handler may interrupt its thread anywhere, in the store too: a value the
-// thread puts into an empty entry (`ctl_set`, `ctl_finish_initialization`) is
-// there for the handler completely or not at all, and a handler's write is
-// never lost to a `ctl_take` or thread exit it interrupts (the taken value
+// (`ctl_get_*`, and `ctl_set_*` of a value the thread holds), and call
+// `ctl_slot_is_live`. No other function may be called from a handler (they
+// may register the thread, allocate, or take the store's mutex). The handler
+// may interrupt its thread anywhere, in the store too: a value the thread
+// puts into an empty entry (`ctl_set`, `ctl_finish_initialization`) is there
+// for the handler completely or not at all, and a handler's write is never
+// lost to a `ctl_take` or thread exit it interrupts (the taken value
 // includes it, or the handler finds no value).
 //
 // Within a value the handler has what any C object gives it: a word-sized
@@ -251,38 +275,45 @@ bool ctl_slot_is_live(ctl_slot slot);
 /// Read and write the value in place through it. It stays valid until the
 /// value is removed from the slot (`ctl_take`, destruction of the slot, or the
 /// thread's exit); storage never moves while the thread runs.
+///
+/// - Locking: none; inline.
+/// - Signal safety: async-signal-safe.
 CTL__ALWAYS_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot);
 
-/// Whether the calling thread holds a value in `slot`.
+/// Whether the calling thread holds a value in `slot`. Inline, no lock,
+/// async-signal-safe.
 CTL__ALWAYS_INLINE bool ctl_has_value(ctl_slot slot);
 
 /// The calling thread's value in `slot`, or `fallback` if it has none.
+/// Inline, no lock, async-signal-safe.
 CTL__ALWAYS_INLINE ctl_value ctl_get(ctl_slot slot, ctl_value fallback);
 
 /// Stores `value` as the calling thread's value in `slot`.
 ///
-/// Returns true if it was stored. It is not stored, and false is returned
-/// (ownership of `value` stays with the caller), when `slot` is not live or
-/// memory for the thread's block ran out. A previous value is overwritten,
-/// not destroyed (read it first, or remove it with `ctl_take`, to destroy it
-/// yourself).
+/// A previous value is overwritten, not destroyed (read it first, or remove
+/// it with `ctl_take`, to destroy it yourself).
 ///
-/// Cost: inline when the thread already holds a value in the slot. A store
-/// into an empty entry (the thread's first store in the slot, or a store after
-/// `ctl_take`) takes the store's mutex, which is how it fails once the slot's
-/// destroy has begun: on x86_64 glibc, a `ctl_set` + `ctl_take` pair costs
-/// about 170 instructions, 13 ns on one thread and 25 to 30 ns per thread on
-/// two threads contending for the mutex (`Benchmarks/store-after-take.sh`).
-/// To replace a value often, overwrite it (or use `ctl_value_pointer`) rather
-/// than take and store it.
+/// - Returns: true if stored; false (ownership of `value` stays with the
+///   caller) when `slot` is not live, its destroy has begun (see
+///   `ctl_slot_destroy`), or memory for the thread's storage ran out.
+/// - Locking: inline when the thread holds a value in the slot. A store into
+///   an empty entry (the thread's first store in the slot, or one after
+///   `ctl_take`) is a call that takes no lock, except the thread's very
+///   first store in any slot, which registers the thread under the store's
+///   mutex. On x86_64 glibc a `ctl_set` + `ctl_take` pair costs about as
+///   much as a pthread key's set, get and clear, and stays flat with threads
+///   (`bash Benchmarks/compare.sh`).
+/// - Signal safety: async-signal-safe when the thread holds a value in the
+///   slot.
 CTL__ALWAYS_INLINE bool ctl_set(ctl_slot slot, ctl_value value);
 
 /// Removes the calling thread's value from `slot` without destroying it.
 ///
-/// Returns true and writes the value to `*value` (if not NULL) if the thread
-/// held one; returns false if it held none. The slot then reads as empty; the
-/// thread's next store in it takes the store's mutex (see `ctl_set`). Takes no
-/// lock itself.
+/// - Returns: true, writing the value to `*value` (if not NULL), if the
+///   thread held one; false if it held none. The slot then reads as empty.
+/// - Locking: none.
+/// - Signal safety: safe against a handler that interrupts it (see
+///   "Accessors"), not callable from one.
 bool ctl_take(ctl_slot slot, ctl_value *CTL_NULLABLE value);
 
 /// Typed accessors, one pair per member of `ctl_value`: the value as that
@@ -301,31 +332,32 @@ CTL__ALWAYS_INLINE bool ctl_set_f64(ctl_slot slot, double value);
 
 // ---------------------------------------------------------------------------
 // Lazy initialisation
+//
+// Call `ctl_begin_initialization` when `ctl_has_value` is false, compute the
+// value, then store it with `ctl_finish_initialization` (or `ctl_set`), or
+// call `ctl_cancel_initialization`. While the mark is set, the slot reads as
+// empty. None of the three takes a lock once the thread is registered, and
+// none may be called from a signal handler.
 
 /// Marks the calling thread's entry in `slot` as being initialised.
 ///
-/// For lazy initialisation: call it when `ctl_has_value` is false, compute the
-/// value, then store it with `ctl_finish_initialization` (no lock) or
-/// `ctl_set`, or call `ctl_cancel_initialization`. While the mark is set, the
-/// slot reads as empty.
-///
-/// Returns `CTL_OK`; `CTL_EBUSY` if this thread is already initialising the
-/// slot (the initialiser reached its own slot again: a recursion that would
-/// never end); `CTL_EINVAL` if the slot is not live; `CTL_ENOMEM` if the
-/// thread's block could not be allocated; `CTL_EEXIST` if the thread already
-/// holds a value.
+/// - Returns: `CTL_OK`; `CTL_EBUSY` if this thread is already initialising
+///   the slot (the initialiser reached its own slot again: a recursion that
+///   would never end); `CTL_EINVAL` if the slot is not live; `CTL_ENOMEM` if
+///   the thread's storage could not be allocated; `CTL_EEXIST` if the thread
+///   already holds a value.
 int ctl_begin_initialization(ctl_slot slot);
 
-/// Removes the mark set by `ctl_begin_initialization`, storing nothing. Takes
-/// the store's mutex.
+/// Removes the mark set by `ctl_begin_initialization`, storing nothing.
 void ctl_cancel_initialization(ctl_slot slot);
 
-/// Ends the initialisation begun by `ctl_begin_initialization`: stores `value`
-/// as the calling thread's value, without taking the store's mutex.
+/// Ends the initialisation begun by `ctl_begin_initialization`: stores
+/// `value` as the calling thread's value.
 ///
-/// Returns false, storing nothing (ownership of `value` stays with the
-/// caller), if the mark is no longer set: the initialiser stored a value in
-/// the slot itself (that value stays), or cancelled.
+/// - Returns: true if stored; false, storing nothing (ownership of `value`
+///   stays with the caller), if the mark is gone (the initialiser stored a
+///   value in the slot itself, which stays; it cancelled; or the slot's
+///   destroy began, as for `ctl_set`).
 bool ctl_finish_initialization(ctl_slot slot, ctl_value value);
 
 // ---------------------------------------------------------------------------
@@ -341,7 +373,8 @@ enum {
     /// Memory for the store's tables could not be allocated.
     CTL_ENOMEM = ENOMEM,
     /// The store's one pthread key (used to learn of thread exits) could not
-    /// be created: the process is out of pthread keys.
+    /// be created: the process is out of pthread keys. A later
+    /// `ctl_slot_create` tries again.
     CTL_EAGAIN = EAGAIN,
     /// `ctl_begin_initialization`: the thread is already initialising the slot.
     CTL_EBUSY = EBUSY,
@@ -366,7 +399,10 @@ typedef struct ctl_stats {
     size_t left_values;
 } ctl_stats;
 
-/// The store's statistics now. Takes the store's mutex.
+/// The store's statistics now.
+///
+/// - Locking: takes the store's mutex.
+/// - Signal safety: not async-signal-safe.
 ctl_stats ctl_get_stats(void);
 
 // ---------------------------------------------------------------------------
