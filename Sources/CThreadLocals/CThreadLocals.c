@@ -39,6 +39,18 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+// The membarrier commands (linux/membarrier.h, which musl's toolchain may
+// not ship): a stable kernel ABI since Linux 4.14.
+enum {
+    membarrier_query = 0,
+    membarrier_private_expedited = 1 << 3,
+    membarrier_register_private_expedited = 1 << 4,
+};
+#endif
 #if defined(__has_include) && __has_include(<link.h>) && !defined(__APPLE__)
 #include <link.h>
 #define HAVE_DL_ITERATE_PHDR 1
@@ -117,7 +129,13 @@ typedef struct slot_info {
 enum { liveness_pages = 27 };  // 64 * (2^27 - 1) > UINT32_MAX numbers
 static _Atomic(_Atomic uint32_t *) liveness[liveness_pages];
 
-static uint32_t liveness_page_of(uint32_t index, uint32_t *offset) {
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE uint32_t liveness_page_of(uint32_t index, uint32_t *offset) {
+    if (__builtin_expect(index < CTL_LANE_COUNT, 1)) {
+        *offset = index;
+        return 0;
+    }
     uint64_t q = (uint64_t)index / CTL_LANE_COUNT + 1;
     uint32_t page = 63 - (uint32_t)__builtin_clzll(q);
     *offset = (uint32_t)(index - (uint64_t)CTL_LANE_COUNT * ((1ull << page) - 1));
@@ -125,18 +143,18 @@ static uint32_t liveness_page_of(uint32_t index, uint32_t *offset) {
 }
 
 // The slot number's liveness word, or NULL if its page does not exist yet.
-static _Atomic uint32_t *liveness_word(uint32_t index) {
+INLINE _Atomic uint32_t *liveness_word(uint32_t index) {
     uint32_t offset, page = liveness_page_of(index, &offset);
     _Atomic uint32_t *words = atomic_load_explicit(&liveness[page], memory_order_acquire);
     return words ? &words[offset] : NULL;
 }
 
-// Whether `slot` is live now, without the mutex. Sequentially consistent: the
-// re-check of `publish` relies on it (see there).
-static bool live_now(ctl_slot slot) {
+// Whether `slot` is live now, without the mutex. A relaxed load: the fences
+// of the handshake order it (see `publish`).
+INLINE bool live_now(ctl_slot slot) {
     _Atomic uint32_t *word = liveness_word(slot.index);
-    return word != NULL && atomic_load(word) == slot.generation && slot.generation != 0 &&
-           slot.ctl__lane == (slot.index < CTL_LANE_COUNT ? slot.index : CTL_LANE_COUNT);
+    return word != NULL && atomic_load_explicit(word, memory_order_relaxed) == slot.generation &&
+           slot.generation != 0 && slot.ctl__lane == (slot.index < CTL_LANE_COUNT ? slot.index : CTL_LANE_COUNT);
 }
 
 static struct {
@@ -179,6 +197,7 @@ CTL_DEFINE size_t ctl__test_mutex_acquisitions(void);
 
 static void thread_exit(void *block);
 static ctl__thread_block *register_thread(void);
+static ctl__thread_block *register_locked(void);
 
 static void lock(void) {
     pthread_mutex_lock(&store.lock);
@@ -266,7 +285,7 @@ typedef struct entry_ref {
 // its chunk directory without the lock: the count is read before the
 // directory (the owner stores them in the other order, with release), and a
 // replaced directory stays allocated until the block is freed.
-static entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
+INLINE entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
     if (index < CTL_LANE_COUNT) return (entry_ref){&t->tags[index], &t->values[index]};
     uint32_t c = index / CTL_LANE_COUNT;
     if (c >= __atomic_load_n(&t->chunk_count, __ATOMIC_ACQUIRE)) return (entry_ref){NULL, NULL};
@@ -280,9 +299,9 @@ static entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
 // Tags are read and written atomically wherever another thread may write
 // them too: a destroy's pass and a racing store both change a tag only by
 // compare-and-swap (`publish`, `take_values`).
-static uint32_t tag_of(entry_ref e) { return __atomic_load_n(e.tag, __ATOMIC_SEQ_CST); }
+INLINE uint32_t tag_of(entry_ref e) { return __atomic_load_n(e.tag, __ATOMIC_ACQUIRE); }
 
-static bool swap_tag(entry_ref e, uint32_t expected, uint32_t desired) {
+INLINE bool swap_tag(entry_ref e, uint32_t expected, uint32_t desired) {
     return __atomic_compare_exchange_n(e.tag, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
@@ -295,7 +314,7 @@ static void clear_entry(entry_ref e) {
 // entry's thread writes the value only while the tag matches (the fast path),
 // so the tag is emptied first: a handler that ran before wrote a value that
 // is read afterwards, and one that runs later finds no value.
-static ctl_value take_entry(entry_ref e) {
+INLINE ctl_value take_entry(entry_ref e) {
     __atomic_store_n(e.tag, CTL__TAG_EMPTY, __ATOMIC_RELAXED);
     atomic_signal_fence(memory_order_seq_cst);
     ctl_value value = *e.value;
@@ -327,10 +346,15 @@ static void unlink_block(ctl__thread_block *t) {
 // The calling thread's own block, registering the thread first if needed
 // (the one time a thread's own store takes the mutex); NULL if memory or the
 // pthread key ran out.
-static ctl__thread_block *own_block(void) {
+INLINE ctl__thread_block *own_block(void) {
     ctl__thread_block *t = ctl__tls;
     if (__builtin_expect(t != EMPTY_BLOCK, 1)) return t;
+    return register_locked();
+}
+
+static ctl__thread_block *register_locked(void) {
     lock();
+    ctl__thread_block *t;
     t = register_thread();
     unlock();
     return t;
@@ -367,8 +391,14 @@ static ctl__thread_block *register_thread(void) {
 // complete new one: the pointer is stored before the larger count, both with
 // release, and the old directory is linked from the new one's element 0
 // (unused by lookups) and freed only with the block.
-static entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
-    if (index < CTL_LANE_COUNT) return entry_in(t, index);
+static entry_ref grow_entry(ctl__thread_block *t, uint32_t index);
+
+INLINE entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
+    if (__builtin_expect(index < CTL_LANE_COUNT, 1)) return entry_in(t, index);
+    return grow_entry(t, index);
+}
+
+static entry_ref grow_entry(ctl__thread_block *t, uint32_t index) {
     uint32_t c = index / CTL_LANE_COUNT;
     if (c >= t->chunk_count) {
         uint32_t count = t->chunk_count ? t->chunk_count : 2;
@@ -390,29 +420,66 @@ static entry_ref ensure_entry(ctl__thread_block *t, uint32_t index) {
     return entry_in(t, index);
 }
 
+// The two fences of the handshake below, a store's and a destroy's. Where
+// the kernel offers it (Linux `membarrier`, registered at load time), they
+// are asymmetric: a store's fence is a compiler barrier, and a destroy's
+// makes every running thread of the process execute a full barrier before it
+// returns, which orders each store's tag write and re-check as a full fence
+// there would. Elsewhere both are full fences (and where tests define
+// CTL__FULL_FENCES). Decided once, at load time.
+static bool asymmetric_fences;
+
+INLINE void store_fence(void) {
+    if (__builtin_expect(asymmetric_fences, 1)) atomic_signal_fence(memory_order_seq_cst);
+    else atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void destroy_fence(void) {
+    atomic_thread_fence(memory_order_seq_cst);
+#if defined(SYS_membarrier)
+    if (asymmetric_fences && syscall(SYS_membarrier, membarrier_private_expedited, 0, 0) != 0) {
+        // Never, once registered: without it a store could be lost.
+        fputs("CThreadLocals: membarrier failed after registration\n", stderr);
+        abort();
+    }
+#endif
+}
+
+// Also called in a forked child (its only thread is the forking one, so no
+// store is in its handshake): the registration need not carry over.
+static void choose_fences(void) {
+#if defined(SYS_membarrier) && !defined(CTL__FULL_FENCES)
+    int commands = (int)syscall(SYS_membarrier, membarrier_query, 0, 0);
+    asymmetric_fences = commands > 0 && (commands & membarrier_private_expedited) &&
+                        syscall(SYS_membarrier, membarrier_register_private_expedited, 0, 0) == 0;
+#endif
+}
+
 // Puts `value` into the calling thread's entry `e` of `slot`, whose tag is
 // `expected` (empty, or this thread's initialisation mark), without the
 // mutex; false if it was not stored (the value stays the caller's).
 //
 // The handshake with a destroy of the slot: the destroy writes 0 to the
-// liveness word, then reads every block's tag (`take_values`); this writes
-// the tag, then reads the liveness word. All four are sequentially
-// consistent, so at least one side sees the other's write: either the
+// liveness word, fences (`destroy_fence`), then reads every block's tag
+// (`take_values`); this writes the tag, fences (`store_fence`), then reads
+// the liveness word. So at least one side sees the other's write: either the
 // destroy's pass finds the value (and takes it), or the re-check here sees
-// the slot dying, or both. Both sides then change the tag only by
-// compare-and-swap from the generation to empty, so exactly one owns the
-// value: the destroy (the store counts as made before the destroy took it:
-// true) or the caller (false).
-static bool publish(ctl_slot slot, entry_ref e, uint32_t expected, ctl_value value) {
+// the slot dying, or both. Then a value both touched is settled by
+// compare-and-swap of the tag from the generation to empty, which only one
+// side wins: the destroy (the store counts as made before the destroy took
+// it: true) or this store (false: the value stays the caller's). Only the
+// owner writes the generation into a tag, so publishing needs no
+// compare-and-swap: a destroy that dropped an initialisation mark just
+// before (its compare-and-swap from the mark to empty) ran after its fence,
+// so the re-check here sees the slot dying and empties the tag again.
+INLINE bool publish(ctl_slot slot, entry_ref e, uint32_t expected, ctl_value value) {
     if (tag_of(e) != expected) return false;
     *e.value = value;  // no other thread reads it before the tag matches
     PUBLISH_POINT(0);
-    if (!swap_tag(e, expected, slot.generation)) {
-        e.value->u64 = 0;  // a destroy dropped the initialisation mark
-        return false;
-    }
+    __atomic_store_n(e.tag, slot.generation, __ATOMIC_RELEASE);
+    store_fence();
     PUBLISH_POINT(1);
-    if (live_now(slot)) return true;
+    if (__builtin_expect(live_now(slot), 1)) return true;
     if (!swap_tag(e, slot.generation, CTL__TAG_EMPTY)) return true;  // the destroy took it
     e.value->u64 = 0;
     return false;
@@ -424,6 +491,7 @@ static bool publish(ctl_slot slot, entry_ref e, uint32_t expected, ctl_value val
 static void fork_prepare(void) { lock(); }
 static void fork_parent(void) { unlock(); }
 static void fork_child(void) {
+    choose_fences();
     ctl__thread_block *self = ctl__tls;
     ctl__thread_block *t = store.threads;
     while (t) {
@@ -496,6 +564,7 @@ static void pin_object(void) {
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void) {
+    choose_fences();
     store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     pin_object();
@@ -578,12 +647,18 @@ static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
         // Only by compare-and-swap: the owner may be in `publish` right now.
         // A tag of another generation belongs to a store racing an earlier
         // destroy of the number, which empties it itself.
-        uint32_t tag = tag_of(e);
-        if (tag == slot.generation && swap_tag(e, tag, CTL__TAG_EMPTY)) {
-            values[n++] = *e.value;
-            e.value->u64 = 0;
-        } else if (tag == (slot.generation | CTL__TAG_INITIALIZING)) {
-            (void)swap_tag(e, tag, CTL__TAG_EMPTY);  // a mark that will not finish
+        // A failed compare-and-swap means the owner just published: look
+        // again.
+        for (;;) {
+            uint32_t tag = tag_of(e);
+            if (tag == slot.generation) {
+                if (!swap_tag(e, tag, CTL__TAG_EMPTY)) continue;
+                values[n++] = *e.value;
+                e.value->u64 = 0;
+            } else if (tag == (slot.generation | CTL__TAG_INITIALIZING)) {
+                if (!swap_tag(e, tag, CTL__TAG_EMPTY)) continue;  // a mark that will not finish
+            }
+            break;
         }
     }
     return n;
@@ -632,6 +707,9 @@ CTL_DEFINE int ctl_slot_destroy(ctl_slot slot) {
     // From here on, stores without the mutex fail or are taken below (the
     // handshake: see `publish`).
     atomic_store(liveness_word(slot.index), 0);
+    // Only registered threads store without the mutex; one that registers
+    // later takes the mutex after this write, and so reads it.
+    if (store.thread_count > (ctl__tls != EMPTY_BLOCK ? 1u : 0u)) destroy_fence();
     ctl_destructor destructor = info->destructor;
     void *context = info->context;
     // From here on stores fail. Take every value out in one pass (out of
@@ -720,7 +798,9 @@ CTL_DEFINE int ctl_begin_initialization(ctl_slot slot) {
     if (tag_of(e) == mark) return CTL_EBUSY;
     // The mark is published like a value (see `publish`): a destroy that
     // began meanwhile either drops it or is seen here.
-    if (!swap_tag(e, CTL__TAG_EMPTY, mark)) return CTL_EINVAL;
+    if (tag_of(e) != CTL__TAG_EMPTY) return CTL_EINVAL;  // never: an entry without a value is empty or marked
+    __atomic_store_n(e.tag, mark, __ATOMIC_RELEASE);
+    store_fence();
     if (live_now(slot)) return CTL_OK;
     (void)swap_tag(e, mark, CTL__TAG_EMPTY);
     return CTL_EINVAL;
