@@ -10,7 +10,9 @@ section placed after `## Topics` in an extension file is dropped without a
 warning, and its links then land at the top of the page. This reads the
 archive's render JSON (`data/documentation/...`), collects the anchors each
 page really has (its headings and its topic and "See Also" groups), and
-reports every link whose anchor is not among its target's.
+reports every link whose anchor is not among its target's. It also reports
+a heading with a code span: DocC shows its backticks literally, in the
+heading and in every link to it.
 """
 import glob
 import json
@@ -18,16 +20,19 @@ import os
 import sys
 
 
-def anchors(node, found):
-    """The anchors of the headings in a render-JSON tree."""
+def anchors(node, found, literal=None):
+    """The anchors of the headings in a render-JSON tree; headings whose text
+    has a backtick go to `literal` too."""
     if isinstance(node, dict):
         if node.get("type") == "heading" and "anchor" in node:
             found.add(node["anchor"])
+            if literal is not None and "`" in node.get("text", ""):
+                literal.append(node["text"])
         for value in node.values():
-            anchors(value, found)
+            anchors(value, found, literal)
     elif isinstance(node, list):
         for value in node:
-            anchors(value, found)
+            anchors(value, found, literal)
     return found
 
 
@@ -52,6 +57,10 @@ def main():
             pages[url.lower()] = json.load(f)
     cache, links, errors = {}, 0, []
     for url, page in sorted(pages.items()):
+        literal = []
+        anchors(page.get("primaryContentSections", []), set(), literal)
+        for text in literal:
+            errors.append(f'{url}: error: heading "{text}" shows its backticks; write it without code spans')
         for reference in page.get("references", {}).values():
             target = reference.get("url", "")
             if reference.get("type") != "topic" or "#" not in target:
@@ -70,7 +79,7 @@ def main():
                 )
     for e in errors:
         print(e, file=sys.stderr)
-    print(f"section links: {links} in {len(pages)} pages, {len(errors)} dead")
+    print(f"section links: {links} in {len(pages)} pages, {len(errors)} problems")
     sys.exit(1 if errors else 0)
 
 
