@@ -235,13 +235,15 @@ CODE_WIDTH = 76  # DocC cuts code lines wider than this at a 1,400-pixel window
 
 
 def wide_code_lines(paths):
-    """Code lines wider than CODE_WIDTH: in the fenced blocks of the DocC
-    articles among `paths`, and in the code blocks (fenced, or indented four
+    """Code lines wider than CODE_WIDTH: in the fenced blocks of `paths` but
+    for the pages GitHub shows (README.md, CONTRIBUTING.md,
+    Benchmarks/README.md), which scroll instead, and in the code blocks (fenced, or indented four
     spaces) of the `///` doc comments of Sources/ThreadLocals. The width is
     counted from the block's own indentation, as DocC shows the code."""
     sources = glob.glob(os.path.join(ROOT, "Sources/ThreadLocals/**/*.swift"), recursive=True)
     errors = []
-    for path in [p for p in paths if os.path.abspath(p).startswith(doc_pages.DOCC + os.sep)] + sources:
+    github = {os.path.join(ROOT, p) for p in ("README.md", "CONTRIBUTING.md", "Benchmarks/README.md")}
+    for path in [p for p in paths if os.path.abspath(p) not in github] + sources:
         rel = os.path.relpath(os.path.abspath(path), ROOT)
         with open(path, encoding="utf-8") as f:
             lines = f.read().split("\n")
