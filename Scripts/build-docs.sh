@@ -9,7 +9,9 @@
 # The default output is under .build/, which SwiftPM skips when it scans the C
 # target rooted at the package root.
 #
-# Warnings are errors, and every public symbol must have a doc comment. To read
+# Warnings are errors, and every public symbol must have a doc comment. The
+# page "C API reference" is made from include/CThreadLocals.h on each build
+# (Scripts/c-api-reference.py). To read
 # the result, serve the archive and open /documentation/threadlocals, e.g.
 #   python3 -m http.server -d .build/docs/ThreadLocals.doccarchive 8000
 # and http://localhost:8000/documentation/threadlocals in a browser.
@@ -39,10 +41,16 @@ print(f"{len(symbols)} public symbols, {len(symbols) - len(missing)} documented"
 sys.exit(1 if missing else 0)
 PY
 
-# 3. The documentation archive.
+# 3. The C API reference page, made from the C header (the one home of the
+#    C contract) and added to a copy of the catalog, so it never drifts.
+catalog=$work/ThreadLocals.docc
+cp -R Sources/ThreadLocals/ThreadLocals.docc "$catalog"
+python3 Scripts/c-api-reference.py include/CThreadLocals.h >"$catalog/CAPIReference.md"
+
+# 4. The documentation archive.
 rm -rf "$output"
 mkdir -p "$(dirname "$output")"
-docc convert Sources/ThreadLocals/ThreadLocals.docc \
+docc convert "$catalog" \
     --additional-symbol-graph-dir "$work/symbol-graphs" \
     --fallback-display-name ThreadLocals \
     --fallback-bundle-identifier swift-thread-local.ThreadLocals \

@@ -40,6 +40,7 @@ Markers: an HTML comment on the line(s) right before the opening fence.
 """
 import argparse
 import atexit
+import glob
 import os
 import re
 import shutil
@@ -230,6 +231,52 @@ def c_source(chain):
     return "\n".join(out) + "\n"
 
 
+CODE_WIDTH = 76  # DocC cuts code lines wider than this at a 1,400-pixel window
+
+
+def wide_code_lines(paths):
+    """Code lines wider than CODE_WIDTH: in the fenced blocks of `paths` but
+    for the pages GitHub shows (README.md, CONTRIBUTING.md,
+    Benchmarks/README.md), which scroll instead, and in the code blocks (fenced, or indented four
+    spaces) of the `///` doc comments of Sources/ThreadLocals. The width is
+    counted from the block's own indentation, as DocC shows the code."""
+    sources = glob.glob(os.path.join(ROOT, "Sources/ThreadLocals/**/*.swift"), recursive=True)
+    errors = []
+    github = {os.path.join(ROOT, p) for p in ("README.md", "CONTRIBUTING.md", "Benchmarks/README.md")}
+    for path in [p for p in paths if os.path.abspath(p) not in github] + sources:
+        rel = os.path.relpath(os.path.abspath(path), ROOT)
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        comment = path.endswith(".swift")
+        fence, indent, previous = None, 0, ""
+        for number, line in enumerate(lines, 1):
+            if comment:
+                m = re.match(r"^\s*/// ?(.*)$", line)
+                if not m:
+                    fence, previous = None, ""
+                    continue
+                line = m.group(1)
+            text = line.strip()
+            if fence:
+                if text.startswith(fence) and text.strip(fence[0]) == "":
+                    fence = None
+                    continue
+                width = len(line[indent:].rstrip()) if line[:indent].strip() == "" else len(line.rstrip())
+            elif re.match(r"^(`{3,}|~{3,})", text):
+                fence, indent = re.match(r"^(`{3,}|~{3,})", text).group(1), len(line) - len(line.lstrip())
+                continue
+            elif comment and line.startswith("    ") and not previous.strip() or (
+                    comment and line.startswith("    ") and previous.startswith("    ")):
+                width = len(line[4:].rstrip())  # an indented code block
+            else:
+                width = 0
+            previous = line if (line.strip() or previous.startswith("    ")) else ""
+            if width > CODE_WIDTH:
+                errors.append(f"{rel}:{number}: error: a code line of {width} characters; DocC shows "
+                              f"{CODE_WIDTH} at most and cuts the rest")
+    return errors
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--modules", help="the Modules folder of `swift build --show-bin-path`")
@@ -239,6 +286,9 @@ def main():
     files = args.files or doc_pages.pages()
 
     failures, counts = [], {"swift": 0, "c": 0, "fragment": 0}
+    failures += wide_code_lines(files)
+    for e in failures:
+        print(e, file=sys.stderr)
     work = tempfile.mkdtemp(prefix="snippets.")
     atexit.register(shutil.rmtree, work, ignore_errors=True)
     cc = os.environ.get("CC", "cc")

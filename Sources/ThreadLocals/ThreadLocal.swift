@@ -28,7 +28,7 @@ public import CThreadLocals
 /// - Which values are stored without a box: <doc:ThreadLocal#Which-values-are-stored-without-a-box>.
 /// - When values are released, thread exit included: <doc:ValueLifetimes>.
 /// - `async` code, `Sendable`, and caches of non-`Sendable` objects: <doc:ThreadLocalsAndConcurrency>.
-/// - Overlapping accesses on one thread, and every other misuse: <doc:Verification#Misuse-and-its-outcome>.
+/// - Overlapping accesses on one thread, and every other misuse: <doc:MisuseAndItsOutcome>.
 @dynamicMemberLookup
 public final class ThreadLocal<Value> {
 

@@ -17,7 +17,7 @@ extension Stress {
 
         @Test("churn: short-lived threads release every value once, memory stays flat")
         func churn() throws {
-            // CI: 5,000 threads; STRESS_SCALE=20: 100,000.
+            // 5,000 threads in the CI setting, times STRESS_SCALE.
             let totalThreads = StressConfig.scaled(5_000)
             let repetitions = 4
             let perRepetition = (totalThreads / repetitions + Self.wave - 1) / Self.wave * Self.wave

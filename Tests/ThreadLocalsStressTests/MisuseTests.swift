@@ -9,7 +9,7 @@ extension Stress {
     /// Every misuse through the public API has a defined outcome: a refusal
     /// (C error code or `false`), a documented result, or a precondition
     /// failure whose message names the misuse. The table "Misuse and its
-    /// outcome" in `Verification.md` lists them. Its run-time rows are checked
+    /// outcome" (`MisuseAndItsOutcome.md`) lists them. Its run-time rows are checked
     /// here, except fork (`ForkTests`) and deinitializers that use
     /// thread-locals at thread exit (`ReentrancyTests`); its compile-time row
     /// by `.ci/steps/15-compile-checks.sh`.

@@ -22,10 +22,10 @@ enum Stress {}
 
 /// Sizes of the stress suites.
 ///
-/// `STRESS_SCALE` multiplies every size: 1 (the default) is the CI setting,
-/// which finishes in seconds; `STRESS_SCALE=50` is the long setting (100,000
-/// churned threads, 5,000 random sequences per model). `STRESS_SEED` replays
-/// one random sequence of the model-based tests.
+/// `STRESS_SCALE=N` multiplies every size (each suite's `scaled(_:)` call) by
+/// N: 1, the default, is the CI setting, which finishes in seconds; larger
+/// values make longer runs (`Tests/README.md`). `STRESS_SEED` replays one
+/// random sequence of the model-based tests.
 enum StressConfig {
     static let scale: Int = {
         guard let text = environment("STRESS_SCALE"), let value = Int(text), value > 0 else {

@@ -5,7 +5,9 @@ public import CThreadLocals
 /// histograms, sets of seen keys.
 ///
 /// ```swift
-/// let seen = ThreadLocalAccumulator<Set<String>>(initial: []) { $0.formUnion($1) }
+/// let seen = ThreadLocalAccumulator<Set<String>>(initial: []) {
+///     $0.formUnion($1)
+/// }
 /// seen.update { $0.insert(key) }     // on any thread
 /// let all = seen.combined()          // now and then, on any thread
 /// ```

@@ -9,8 +9,9 @@ public import CThreadLocals
 ///
 /// final class Stats: Sendable { let hits = Atomic<Int>(0) }
 /// let stats = TrackedThreadLocal { Stats() }
-/// stats.value.hits.add(1, ordering: .relaxed)                       // this thread's object
-/// stats.forEachValue { print($0.hits.load(ordering: .relaxed)) }   // every running thread's
+/// stats.value.hits.add(1, ordering: .relaxed)  // this thread's object
+/// // every running thread's object
+/// stats.forEachValue { print($0.hits.load(ordering: .relaxed)) }
 /// ```
 ///
 /// A thread's value is created lazily on that thread and released when the
