@@ -367,7 +367,11 @@ static ctl__thread_block *register_thread(void) {
     if (store.exit_key_error != 0) return NULL;
     t = malloc(sizeof *t);
     if (t == NULL) return NULL;
-    *t = empty_block;
+    // Tags empty and no chunks; values are read only where a tag matches.
+    memset(t->tags, 0xff, sizeof t->tags);
+    t->chunks = NULL;
+    t->chunk_count = 0;
+    t->running = no_slot;
     if (pthread_setspecific(store.exit_key, t) != 0) {
         free(t);
         return NULL;
@@ -915,6 +919,7 @@ static void thread_exit(void *block) {
     if (t != ctl__tls) return;  // never: the key is only set to the own block
     int cancel_state = begin_uncancellable();
     lock();
+    bool left = true;  // until a sweep finds nothing
     for (int sweep = 0; sweep < CTL_EXIT_SWEEPS; sweep++) {
         bool found = false;
         uint32_t cursor = 0;
@@ -934,13 +939,17 @@ static void thread_exit(void *block) {
             t->running = no_slot;
             end_inflight(p.slot.index);
         }
-        // No destructor ran, so nothing new can have been stored: done.
-        if (!found) break;
+        // No destructor ran, so nothing new can have been stored: done,
+        // and no value is left.
+        if (!found) {
+            left = false;
+            break;
+        }
     }
     ctl__tls = EMPTY_BLOCK;
     // A signal handler from here on sees the empty block, not `t`.
     atomic_signal_fence(memory_order_seq_cst);
-    leave_values(t);
+    if (left) leave_values(t);
     unlink_block(t);
     unlock();
     free_block(t);
