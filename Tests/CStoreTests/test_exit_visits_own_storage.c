@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // A thread's exit walks the thread's own storage, not the process-wide slot
 // table: a thread that stores one value and exits visits at most its lanes
-// twice (two sweeps: the second finds nothing) after the table once
-// held 1,000,000 slots (all destroyed again), far fewer than the table has. Counted by the store (CTL_TESTING).
+// twice (two sweeps: the second finds nothing) after the table once held
+// 1,000,000 slots (all destroyed again), far fewer than the table has.
+// Counted by the store (CTL_TESTING).
 // CTL_TEST_SMALL=1: 250,000 slots.
 #include "check.h"
 
