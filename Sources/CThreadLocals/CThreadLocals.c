@@ -149,11 +149,13 @@ INLINE _Atomic uint32_t *liveness_word(uint32_t index) {
     return words ? &words[offset] : NULL;
 }
 
-// Whether `slot` is live now, without the mutex. A relaxed load: the fences
-// of the handshake order it (see `publish`).
+// Whether `slot` is live now, without the mutex. An acquire load, so that a
+// thread that sees a slot live also sees the create and everything the
+// destroy of the number's previous slot did before it; the re-check of
+// `publish` is ordered by the handshake's fences.
 INLINE bool live_now(ctl_slot slot) {
     _Atomic uint32_t *word = liveness_word(slot.index);
-    return word != NULL && atomic_load_explicit(word, memory_order_relaxed) == slot.generation &&
+    return word != NULL && atomic_load_explicit(word, memory_order_acquire) == slot.generation &&
            slot.generation != 0 && slot.ctl__lane == (slot.index < CTL_LANE_COUNT ? slot.index : CTL_LANE_COUNT);
 }
 
