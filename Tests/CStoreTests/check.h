@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Shared helpers of the C store tests: checks that count failures instead of
-// stopping, thread start/join that stop on error, a deadline-bounded waitpid,
-// and destructors that count what they destroy.
+// stopping, thread start/join that stop on error, a barrier, a
+// deadline-bounded waitpid, and destructors that count what they destroy.
 //
 // Every test program includes this header first (it selects POSIX 2008).
 #ifndef CSTORE_CHECK_H
@@ -94,6 +94,47 @@ static inline void join_thread(pthread_t thread) {
         fprintf(stderr, "pthread_join: %s\n", strerror(rc));
         abort();
     }
+}
+
+// A reusable barrier for `count` threads, built on a mutex and a condition
+// variable because Darwin has no pthread_barrier_t. barrier_wait returns once
+// `count` threads have called it since the last time it opened; like
+// pthread_barrier_wait it is not a cancellation point.
+typedef struct barrier {
+    pthread_mutex_t mutex;
+    pthread_cond_t opened;
+    unsigned count, waiting, round;
+} barrier;
+
+static inline void barrier_init(barrier *b, unsigned count) {
+    REQUIRE(count > 0);
+    REQUIRE(pthread_mutex_init(&b->mutex, NULL) == 0);
+    REQUIRE(pthread_cond_init(&b->opened, NULL) == 0);
+    b->count = count;
+    b->waiting = 0;
+    b->round = 0;
+}
+
+static inline void barrier_wait(barrier *b) {
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    pthread_mutex_lock(&b->mutex);
+    unsigned round = b->round;
+    if (++b->waiting == b->count) {
+        b->waiting = 0;
+        b->round++;
+        pthread_cond_broadcast(&b->opened);
+    } else {
+        while (b->round == round) pthread_cond_wait(&b->opened, &b->mutex);
+    }
+    pthread_mutex_unlock(&b->mutex);
+    pthread_setcancelstate(cancel_state, NULL);
+}
+
+// Only once no thread is in barrier_wait (the tests destroy after joining).
+static inline void barrier_destroy(barrier *b) {
+    REQUIRE(pthread_cond_destroy(&b->opened) == 0);
+    REQUIRE(pthread_mutex_destroy(&b->mutex) == 0);
 }
 
 static inline void sleep_ns(long ns) {

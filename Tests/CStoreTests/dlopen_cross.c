@@ -20,7 +20,7 @@ typedef struct copy {
 } copy;
 
 static copy copies[2];
-static pthread_barrier_t both_in_flight;
+static barrier both_in_flight;
 
 // The destructor of copy `*context`'s slot: destroys the other copy's slot.
 static void destroy_other(ctl_value value, void *context) {
@@ -28,7 +28,7 @@ static void destroy_other(ctl_value value, void *context) {
     copy *mine = context;
     copy *other = mine == &copies[0] ? &copies[1] : &copies[0];
     atomic_fetch_add(&mine->calls, 1);
-    pthread_barrier_wait(&both_in_flight);
+    barrier_wait(&both_in_flight);
     if (other->destroy(other->slot) == CTL_OK) atomic_fetch_add(&mine->destroyed_other, 1);
 }
 
@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
         REQUIRE(c->create(&c->slot, destroy_other, c) == CTL_OK);
     }
     REQUIRE(copies[0].create != copies[1].create);  // two copies, not one
-    pthread_barrier_init(&both_in_flight, NULL, 2);
+    barrier_init(&both_in_flight, 2);
     pthread_t threads[2];
     for (int i = 0; i < 2; i++) threads[i] = start_thread(body, &copies[i]);
     for (int i = 0; i < 2; i++) join_thread(threads[i]);
@@ -68,6 +68,6 @@ int main(int argc, char **argv) {
         CHECK_EQ(again.index, copies[i].slot.index);
         CHECK_EQ(copies[i].destroy(again), CTL_OK);
     }
-    pthread_barrier_destroy(&both_in_flight);
+    barrier_destroy(&both_in_flight);
     return finish("dlopen_cross");
 }

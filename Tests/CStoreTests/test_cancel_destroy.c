@@ -12,7 +12,7 @@ enum { holders = 10 };
 
 static ctl_slot slot;
 static tally counts;
-static pthread_barrier_t stored;
+static barrier stored;
 static atomic_int calls, at_third, cancel_sent, release_holders, destroy_returned;
 
 static void destructor(ctl_value value, void *context) {
@@ -25,7 +25,7 @@ static void destructor(ctl_value value, void *context) {
 
 static void *holder(void *arg) {
     CHECK(ctl_set_uword(slot, (uintptr_t)arg));
-    pthread_barrier_wait(&stored);
+    barrier_wait(&stored);
     while (!atomic_load(&release_holders)) sleep_ns(100000);
     return NULL;
 }
@@ -44,10 +44,10 @@ int main(void) {
     size_t live_before = ctl_get_stats().live_slots;
     slot = make_slot(destructor, &counts);
     uint32_t number = slot.index;
-    pthread_barrier_init(&stored, NULL, holders + 1);
+    barrier_init(&stored, holders + 1);
     pthread_t threads[holders];
     for (int i = 0; i < holders; i++) threads[i] = start_thread(holder, (void *)(uintptr_t)i);
-    pthread_barrier_wait(&stored);
+    barrier_wait(&stored);
     pthread_t d = start_thread(destroyer, NULL);
     while (!atomic_load(&at_third)) sleep_ns(100000);
     CHECK_EQ(pthread_cancel(d), 0);
@@ -66,7 +66,7 @@ int main(void) {
     atomic_store(&release_holders, 1);
     for (int i = 0; i < holders; i++) join_thread(threads[i]);
     CHECK_EQ(atomic_load(&counts.total), holders);  // not again at their exit
-    pthread_barrier_destroy(&stored);
+    barrier_destroy(&stored);
     tally_free(&counts);
     return finish("cancel_destroy");
 }

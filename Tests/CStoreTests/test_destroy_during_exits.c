@@ -10,7 +10,7 @@ enum { thread_count = 100 };
 
 static ctl_slot slot;
 static tally counts;
-static pthread_barrier_t stored;
+static barrier stored;
 static atomic_int released;
 
 static void slow_destructor(ctl_value value, void *context) {
@@ -21,7 +21,7 @@ static void slow_destructor(ctl_value value, void *context) {
 
 static void *body(void *arg) {
     CHECK(ctl_set_uword(slot, (uintptr_t)arg));
-    pthread_barrier_wait(&stored);
+    barrier_wait(&stored);
     while (!atomic_load(&released)) sleep_ns(50000);
     return NULL;
 }
@@ -29,14 +29,14 @@ static void *body(void *arg) {
 int main(void) {
     tally_init(&counts, thread_count);
     slot = make_slot(slow_destructor, &counts);
-    pthread_barrier_init(&stored, NULL, thread_count + 1);
+    barrier_init(&stored, thread_count + 1);
     pthread_t threads[thread_count];
     for (int t = 0; t < thread_count; t++) threads[t] = start_thread(body, (void *)(uintptr_t)t);
-    pthread_barrier_wait(&stored);
+    barrier_wait(&stored);
     CHECK_EQ(ctl_slot_destroy(slot), CTL_OK);
     int at_return = atomic_load(&counts.total);
     for (int t = 0; t < thread_count; t++) join_thread(threads[t]);
-    pthread_barrier_destroy(&stored);
+    barrier_destroy(&stored);
     printf("destructor calls: %d when destroy returned, %d after the joins (expected %d)\n", at_return,
            atomic_load(&counts.total), thread_count);
     CHECK_EQ(at_return, thread_count);

@@ -9,7 +9,7 @@ enum { thread_count = 8 };
 
 static ctl_slot doomed, kept;
 static tally doomed_counts, kept_counts;
-static pthread_barrier_t stored;
+static barrier stored;
 static atomic_int release_exiters, destroy_done;
 
 typedef struct job {
@@ -21,7 +21,7 @@ static void *body(void *arg) {
     job *j = arg;
     CHECK(ctl_set_uword(doomed, (uintptr_t)j->id));
     CHECK(ctl_set_uword(kept, (uintptr_t)j->id));
-    pthread_barrier_wait(&stored);
+    barrier_wait(&stored);
     if (j->exits_early) {
         while (!atomic_load(&release_exiters)) sleep_ns(10000);
         return NULL;  // exits while the destroy may be running
@@ -44,14 +44,14 @@ int main(void) {
         doomed = make_slot(count_value, &doomed_counts);
         atomic_store(&release_exiters, 0);
         atomic_store(&destroy_done, 0);
-        pthread_barrier_init(&stored, NULL, thread_count + 1);
+        barrier_init(&stored, thread_count + 1);
         pthread_t threads[thread_count];
         job jobs[thread_count];
         for (int t = 0; t < thread_count; t++) {
             jobs[t] = (job){round * thread_count + t, (t + round) % 2};
             threads[t] = start_thread(body, &jobs[t]);
         }
-        pthread_barrier_wait(&stored);
+        barrier_wait(&stored);
         atomic_store(&release_exiters, 1);
         if (round % 3 == 1) sleep_ns(50000);  // vary the overlap
         CHECK_EQ(ctl_slot_destroy(doomed), CTL_OK);
@@ -60,7 +60,7 @@ int main(void) {
         // Every value of this round is destroyed once the exiting threads
         // are joined (destroy does not wait for the calls they had begun).
         CHECK_EQ(atomic_load(&doomed_counts.total), (round + 1) * thread_count);
-        pthread_barrier_destroy(&stored);
+        barrier_destroy(&stored);
         CHECK_EQ(atomic_load(&kept_counts.total), (round + 1) * thread_count);
     }
     CHECK_HITS(&doomed_counts, 0, capacity, 1);

@@ -8,7 +8,7 @@
 
 static ctl_slot a, b;
 static atomic_int a_calls, b_calls;
-static pthread_barrier_t ready;
+static barrier ready;
 
 static void destroy_own_a(ctl_value v, void *c) {
     (void)v, (void)c;
@@ -41,7 +41,7 @@ static void *body(void *arg) {
         CHECK(ctl_set_uword(b, id));
         CHECK(ctl_set_uword(a, id));
     }
-    pthread_barrier_wait(&ready);
+    barrier_wait(&ready);
     return NULL;
 }
 
@@ -57,11 +57,11 @@ static void run(const char *label, ctl_destructor da, ctl_destructor db, int rep
             b = make_slot(db, NULL);
             a = make_slot(da, NULL);
         }
-        pthread_barrier_init(&ready, NULL, 2);
+        barrier_init(&ready, 2);
         pthread_t t0 = start_thread(body, (void *)0), t1 = start_thread(body, (void *)1);
         join_thread(t0);
         join_thread(t1);
-        pthread_barrier_destroy(&ready);
+        barrier_destroy(&ready);
         if (atomic_load(&a_calls) != 2 || atomic_load(&b_calls) != 2) {
             fprintf(stderr, "%s, repetition %d: a's destructor %d calls, b's %d (expected 2 and 2)\n", label, r,
                     atomic_load(&a_calls), atomic_load(&b_calls));

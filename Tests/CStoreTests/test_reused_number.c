@@ -7,13 +7,13 @@
 enum { slot_count = CTL_LANE_COUNT + 8 };
 
 static ctl_slot old[slot_count], fresh[slot_count];
-static pthread_barrier_t step;
+static barrier step;
 
 static void *holder(void *arg) {
     (void)arg;
     for (int i = 0; i < slot_count; i++) CHECK(ctl_set_uword(old[i], 1000 + i));
-    pthread_barrier_wait(&step);  // 1: stored
-    pthread_barrier_wait(&step);  // 2: the slots were destroyed and their numbers handed out again
+    barrier_wait(&step);  // 1: stored
+    barrier_wait(&step);  // 2: the slots were destroyed and their numbers handed out again
     for (int i = 0; i < slot_count; i++) {
         CHECK(!ctl_has_value(fresh[i]));
         CHECK_EQ(ctl_get_uword(fresh[i]), 0);
@@ -25,10 +25,10 @@ static void *holder(void *arg) {
 
 int main(void) {
     for (int i = 0; i < slot_count; i++) old[i] = make_slot(NULL, NULL);
-    pthread_barrier_init(&step, NULL, 2);
+    barrier_init(&step, 2);
     pthread_t t = start_thread(holder, NULL);
     for (int i = 0; i < slot_count; i++) CHECK(ctl_set_uword(old[i], 7));
-    pthread_barrier_wait(&step);
+    barrier_wait(&step);
     for (int i = 0; i < slot_count; i++) CHECK_EQ(ctl_slot_destroy(old[i]), CTL_OK);
     // Lowest number first: the same numbers come back, in the same order.
     for (int i = 0; i < slot_count; i++) {
@@ -37,9 +37,9 @@ int main(void) {
         CHECK(fresh[i].generation != old[i].generation);
         CHECK(!ctl_has_value(fresh[i]));
     }
-    pthread_barrier_wait(&step);
+    barrier_wait(&step);
     join_thread(t);
-    pthread_barrier_destroy(&step);
+    barrier_destroy(&step);
     for (int i = 0; i < slot_count; i++) CHECK(!ctl_slot_is_live(old[i]));
     for (int i = 0; i < slot_count; i++) CHECK_EQ(ctl_slot_destroy(fresh[i]), CTL_OK);
     return finish("reused_number");
