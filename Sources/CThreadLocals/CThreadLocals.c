@@ -918,7 +918,18 @@ static void leave_values(ctl__thread_block *t) {
 // would crash it.
 static void thread_exit(void *block) {
     ctl__thread_block *t = block;
-    if (t != ctl__tls) return;  // never: the key is only set to the own block
+    if (t != ctl__tls) {
+#if defined(__APPLE__)
+        // Darwin keeps `ctl__tls` in a buffer that dyld frees in a pthread-key
+        // destructor of its own, created before the store's key and so run
+        // first: reading it now allocates a fresh buffer holding the initial
+        // value. Point it at the block again for the sweeps (dyld frees the
+        // fresh buffer in the C library's next round).
+        ctl__tls = t;
+#else
+        return;  // never: the key is only set to the own block
+#endif
+    }
     int cancel_state = begin_uncancellable();
     lock();
     bool left = true;  // until a sweep finds nothing

@@ -18,7 +18,7 @@ enum { rounds = 20000, workers = 2 };
 
 static tally destroyed;
 static ctl_slot current;
-static pthread_barrier_t start, done;
+static barrier start, done;
 static atomic_int stored_ids[workers][rounds];  // 1: store returned true
 static atomic_int exit_calls;
 
@@ -33,7 +33,7 @@ static void *worker(void *arg) {
     ctl_slot keep = make_slot(count_exit, NULL);  // registers this thread
     CHECK(ctl_set_uword(keep, 1));
     for (int r = 0; r < rounds; r++) {
-        pthread_barrier_wait(&start);
+        barrier_wait(&start);
         ctl_slot s = current;
         uintptr_t id = (uintptr_t)(r * workers + w);
         bool ok;
@@ -46,7 +46,7 @@ static void *worker(void *arg) {
             CHECK(begun == CTL_OK || begun == CTL_EINVAL);
         }
         atomic_store(&stored_ids[w][r], ok ? 1 : 0);
-        pthread_barrier_wait(&done);
+        barrier_wait(&done);
         // The destroy has returned: nothing of the slot is left here.
         CHECK(!ctl_has_value(s));
         CHECK(!ctl_take(s, NULL));
@@ -120,20 +120,20 @@ int main(void) {
     }
 
     tally_init(&destroyed, rounds * workers);
-    REQUIRE(pthread_barrier_init(&start, NULL, workers + 1) == 0);
-    REQUIRE(pthread_barrier_init(&done, NULL, workers + 1) == 0);
+    barrier_init(&start, workers + 1);
+    barrier_init(&done, workers + 1);
     current = make_slot(count_value, &destroyed);
     pthread_t threads[workers];
     for (int w = 0; w < workers; w++) threads[w] = start_thread(worker, (void *)(intptr_t)w);
     int landed = 0;
     for (int r = 0; r < rounds; r++) {
-        pthread_barrier_wait(&start);
+        barrier_wait(&start);
         // A few iterations of delay, varied, so that the destroy's pass
         // falls before, between and after the workers' publish and re-check.
         for (volatile int spin = 0; spin < (r * 7) % 200; spin++) {
         }
         CHECK_EQ(ctl_slot_destroy(current), CTL_OK);
-        pthread_barrier_wait(&done);
+        barrier_wait(&done);
         if (r + 1 < rounds) current = make_slot(count_value, &destroyed);
     }
     for (int w = 0; w < workers; w++) join_thread(threads[w]);
@@ -151,6 +151,8 @@ int main(void) {
     printf("store_races_destroy: %d of %d stores landed before the destroy took them, the rest failed\n", landed,
            rounds * workers);
     CHECK_EQ(atomic_load(&exit_calls), 0);
+    barrier_destroy(&start);
+    barrier_destroy(&done);
     tally_free(&destroyed);
     return finish("store_races_destroy");
 }
