@@ -834,6 +834,35 @@ extension ThreadLocal {
     }
 }
 
+extension ThreadLocal {
+    /// Not available: a `ThreadLocal` of a value that is not optional needs
+    /// the closure that makes each thread's value, as in
+    /// `ThreadLocal<[Int]> { [] }`.
+    @available(
+        *,
+        unavailable,
+        message:
+            "a ThreadLocal of a non-optional value needs a closure that makes each thread's value, as in ThreadLocal<[Int]> { [] }; only ThreadLocal<T?>() starts without one, as nil"
+    )
+    public convenience init() {
+        fatalError("unavailable")
+    }
+
+    /// Not available: pass a closure that makes each thread's value, as in
+    /// `ThreadLocal { 0 }`, so that each thread gets its own.
+    ///
+    /// - Parameter value: Unused.
+    @available(
+        *,
+        unavailable,
+        message: "pass a closure that makes each thread's value, as in ThreadLocal { 0 }: it runs once on each thread"
+    )
+    @_disfavoredOverload
+    public convenience init(_ value: Value) {
+        fatalError("unavailable")
+    }
+}
+
 /// `Optional`, and no other type: the values whose `ThreadLocal` has the
 /// one-level `valueIfPresent`, `take()` and `exchange(_:)`.
 ///
