@@ -17,7 +17,10 @@ global `let` of a non-Sendable type is an error and a needless
 global of the library file, as in a user's library target. Both are checked
 after `import ThreadLocals` with `swiftc -swift-version 6 -typecheck
 -warnings-as-errors` against the built module: a snippet that makes users' builds
-warn fails too. Each C block is compiled with `cc -std=c11 -Wall -Werror
+warn fails too. Then the same code is compiled once more with its statements
+as the body of a function, through SIL (`-emit-sil`), so that region-based
+isolation checks it as it checks code in a function (top-level code escapes
+some of them). Each C block is compiled with `cc -std=c11 -Wall -Werror
 -fsyntax-only -I include`; a C block that defines `main` is compiled and linked
 with the store (Sources/CThreadLocals/CThreadLocals.c) instead. Compiler
 messages name the Markdown file and line (#sourceLocation / #line).
@@ -206,8 +209,10 @@ def split_items(code, first_line):
 
 
 def swift_sources(chain):
-    """A library file of the chain's imports and declarations and a main.swift
-    of its imports and statements."""
+    """A library file of the chain's imports and declarations, a main.swift of
+    its imports and statements, and the statements as the body of a function
+    (async if they await), which region-based isolation checks in full (top-level
+    code escapes some of its checks)."""
     imports, library, script = ["import ThreadLocals"], [], []
     for b in chain:
         parts = ([(b.setup, b.setup_line)] if b.setup else []) + [(b.code, b.line)]
@@ -219,7 +224,9 @@ def swift_sources(chain):
         lines = imports + lines
         return "\n".join(lines + (["#sourceLocation()"] if len(lines) > 1 else [])) + "\n"
 
-    return file(library), file(script)
+    effects = "async throws" if any(re.search(r"\bawait\b", x) for x in script) else "throws"
+    body = [f"func _snippetStatements() {effects} {{"] + script + (["#sourceLocation()"] if script else []) + ["}"]
+    return file(library), file(script), "\n".join(imports + body) + "\n"
 
 
 def c_source(chain):
@@ -325,14 +332,20 @@ def main():
                     sys.exit("error: --modules is needed to type-check Swift blocks")
                 os.makedirs(stem)
                 library, script = os.path.join(stem, "declarations.swift"), os.path.join(stem, "main.swift")
-                for name, text in zip((library, script), swift_sources(chain)):
+                function = os.path.join(stem, "in-function", "statements.swift")
+                os.makedirs(os.path.dirname(function))
+                for name, text in zip((library, script, function), swift_sources(chain)):
                     with open(name, "w") as f:
                         f.write(text)
-                command = [
-                    "swiftc", "-swift-version", "6", "-typecheck", "-warnings-as-errors",
+                base = [
+                    "swiftc", "-swift-version", "6", "-warnings-as-errors",
                     "-module-name", "Snippet", "-I", args.modules, "-I", os.path.join(ROOT, "include"),
-                    "-module-cache-path", os.path.join(work, "module-cache"), library, script,
+                    "-module-cache-path", os.path.join(work, "module-cache"),
                 ]
+                command = base + ["-typecheck", library, script]
+                # The same code again, its statements inside a function, through
+                # SIL: region-based isolation runs there, not in -typecheck.
+                in_function = base + ["-parse-as-library", "-wmo", "-emit-sil", "-o", os.devnull, library, function]
             else:
                 source = stem + ".c"
                 with open(source, "w") as f:
@@ -345,6 +358,8 @@ def main():
                     command = base + ["-fsyntax-only", source]
             counts[b.lang] += 1
             result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+            if result.returncode == 0 and b.lang == "swift":
+                result = subprocess.run(in_function, cwd=ROOT, capture_output=True, text=True)
             if result.returncode != 0:
                 sys.stderr.write(result.stdout + result.stderr)
                 msg = f"{where}: error: this {b.lang} block does not compile (see the messages above)"

@@ -73,7 +73,9 @@ public final class ThreadLocal<Value> {
     /// lock that the caller holds and such a release needs. Joining the
     /// exiting thread waits for it. See <doc:ValueLifetimes>.
     deinit {
-        let status = Int(ctl_slot_destroy(_slot))
+        // The releases that `ctl_slot_destroy` makes on this thread are not a
+        // thread exit's (see `_ExitState`).
+        let status = _ExitState.whileDestroying { Int(ctl_slot_destroy(_slot)) }
         assert(status == CTL_OK, "ThreadLocal: slot destroyed twice")
     }
 
@@ -152,10 +154,19 @@ public final class ThreadLocal<Value> {
     /// place, and returns what `body` returns.
     ///
     /// The value is created first if needed. No copy is made, so this is the
-    /// way to append to a per-thread buffer or use a per-thread cache.
+    /// way to append to a per-thread buffer or use a per-thread cache. This
+    /// lends the value; it does not bind a new one for a call, as `TaskLocal`'s
+    /// `withValue(_:operation:)` does: that is ``withBinding(_:operation:)``.
     ///
     /// In `async` functions, use ``withCurrentThreadValue(_:)`` for caches and
     /// counters, and `TaskLocal` (never a `ThreadLocal`) for task context.
+    ///
+    /// - Parameter body: A closure that receives this thread's value `inout`.
+    ///   It must not access this `ThreadLocal` again: for a value in a box
+    ///   (see <doc:ThreadLocal#Which-values-are-stored-without-a-box>) that
+    ///   stops the program with a message naming the misuse.
+    /// - Returns: What `body` returns.
+    /// - Throws: What `body` throws.
     @inlinable
     @available(
         *,
@@ -181,11 +192,93 @@ public final class ThreadLocal<Value> {
     /// its next `await`. Use `TaskLocal` for context. Do not return the value
     /// itself out of `body` to use it after an `await`; see
     /// <doc:ThreadLocalsAndConcurrency>.
+    ///
+    /// - Parameter body: A synchronous closure that receives the current
+    ///   thread's value `inout`, with the same rules as in ``withValue(_:)``.
+    /// - Returns: What `body` returns.
+    /// - Throws: What `body` throws.
     @inlinable
     public func withCurrentThreadValue<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         try body(&value)
+    }
+
+    /// Makes `value` the calling thread's value while `operation` runs, then
+    /// puts back what the thread had before: its previous value, or no value.
+    ///
+    /// The scoped binding of synchronous code, as `TaskLocal`'s
+    /// `withValue(_:operation:)` is for tasks: nested bindings restore each
+    /// other in turn, and the previous state comes back also when `operation`
+    /// throws. A thread that had no value has none afterwards (``hasValue`` is
+    /// `false` again), and the bound value is released on the way out.
+    ///
+    /// ```swift
+    /// let requestID = ThreadLocal<String?>()
+    ///
+    /// func run(job: () -> Void, id: String) {
+    ///     requestID.withBinding(id) { job() }  // log lines read requestID
+    /// }
+    /// ```
+    ///
+    /// Costs two stores into this thread's slot, and for a value in a box
+    /// (see <doc:ThreadLocal#Which-values-are-stored-without-a-box>) the box
+    /// of `value`; a value stored in the slot itself allocates nothing. The
+    /// initial-value closure does not run.
+    ///
+    /// - Parameters:
+    ///   - value: This thread's value while `operation` runs.
+    ///   - operation: The code that sees `value`. It may read, mutate, assign,
+    ///     reset and bind this `ThreadLocal`; what it leaves there is released
+    ///     when the binding ends.
+    /// - Returns: What `operation` returns.
+    /// - Throws: What `operation` throws, after restoring the previous state.
+    ///
+    /// Calling it inside ``withValue(_:)`` (or an access to ``value``) of the
+    /// same `ThreadLocal` stops the program for a value in a box, as any
+    /// assignment there does.
+    @inlinable
+    @available(
+        *,
+        noasync,
+        message: "the thread can change at every await; use TaskLocal's withValue(_:operation:) for task context"
+    )
+    public func withBinding<Result, Failure: Error>(
+        _ value: Value,
+        operation: () throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        let previous = _exchange(value)
+        defer {
+            if let previous {
+                _ = _exchange(previous)
+            } else {
+                _ = _take()
+            }
+            _fixLifetime(self)
+        }
+        return try operation()
+    }
+
+    /// Not available: `withValue(_:)` lends this thread's value to a closure.
+    /// To bind a value for the duration of a call, as `TaskLocal`'s
+    /// `withValue(_:operation:)` does, use ``withBinding(_:operation:)``.
+    ///
+    /// - Parameters:
+    ///   - value: Unused.
+    ///   - operation: Unused.
+    /// - Returns: Never returns.
+    @available(
+        *,
+        unavailable,
+        renamed: "withBinding(_:operation:)",
+        message:
+            "withValue(_:) lends this thread's value to a closure; to bind a value while a call runs, as TaskLocal.withValue(_:operation:) does, use withBinding(_:operation:)"
+    )
+    public func withValue<Result, Failure: Error>(
+        _ value: Value,
+        operation: () throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        fatalError("unavailable")
     }
 
     /// Whether the calling thread has a value: it has read, mutated or
@@ -209,7 +302,9 @@ public final class ThreadLocal<Value> {
     /// value; other threads' values are untouched.
     ///
     /// The value's deinitializer runs after it has been removed, so it may
-    /// access this `ThreadLocal` again.
+    /// access this `ThreadLocal` again. Calling it inside ``withValue(_:)``
+    /// (or an access to ``value``) of the same `ThreadLocal` stops the
+    /// program for a value in a box.
     @available(
         *,
         noasync,
@@ -217,14 +312,24 @@ public final class ThreadLocal<Value> {
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
     public func reset() {
-        if let value = take() { _ = consume value }
+        if let value = _take() { _ = consume value }
     }
 
-    /// Removes the calling thread's value and returns it, or returns `nil` if
-    /// the thread has none. The value is not released; the next access on
-    /// this thread runs the initial-value closure again.
+    /// For any value but an `Optional`: removes the calling thread's value
+    /// and returns it. The next access on this thread runs the initial-value
+    /// closure again.
     ///
-    /// Like Rust's `LocalKey::take`.
+    /// Like Rust's `LocalKey::take`. For an `Optional` value, Swift picks
+    /// the one-level `take()` instead, and in generic code this one answers
+    /// the same: `nil` also when the value was `nil` (see
+    /// <doc:ThreadLocal#Optional-values>).
+    ///
+    /// - Returns: The value, which is not released; `nil` if the thread had
+    ///   none.
+    ///
+    /// Calling it inside ``withValue(_:)`` (or an access to ``value``) of the
+    /// same `ThreadLocal` stops the program for a value in a box.
+    @_disfavoredOverload
     @available(
         *,
         noasync,
@@ -232,23 +337,26 @@ public final class ThreadLocal<Value> {
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
     public func take() -> Value? {
-        defer { _fixLifetime(self) }
-        guard let word = ctl_value_pointer(_slot) else { return nil }
-        if let state = Self._pointers(word).state, state.pointee != 0 {
-            _threadLocalFailure(
-                "ThreadLocal<\(Value.self)>: reset() or take() was called while this thread's value is being accessed (inside withValue or an access to value)"
-            )
-        }
-        var taken = ctl_value()
-        guard ctl_take(_slot, &taken) else { return nil }
-        return Self._decode(taken)
+        Self._flattened(_take())
     }
 
-    /// Stores `newValue` as the calling thread's value and returns the value
-    /// it replaces, or `nil` if the thread had none. The initial-value
+    /// For any value but an `Optional`: stores `newValue` as the calling
+    /// thread's value and returns the value it replaces. The initial-value
     /// closure does not run.
     ///
-    /// Like Rust's `LocalKey::replace`.
+    /// Like Rust's `LocalKey::replace`. For an `Optional` value, Swift picks
+    /// the one-level `exchange(_:)` instead, and in generic code this one
+    /// answers the same (see <doc:ThreadLocal#Optional-values>). To bind a
+    /// value for a call and then put back what was there, including "no
+    /// value", use ``withBinding(_:operation:)``.
+    ///
+    /// - Parameter newValue: The thread's new value.
+    /// - Returns: The previous value, which is not released; `nil` if the
+    ///   thread had none.
+    ///
+    /// Calling it inside ``withValue(_:)`` (or an access to ``value``) of the
+    /// same `ThreadLocal` stops the program for a value in a box.
+    @_disfavoredOverload
     @available(
         *,
         noasync,
@@ -257,15 +365,16 @@ public final class ThreadLocal<Value> {
     )
     public func exchange(_ newValue: Value) -> Value? {
         defer { _fixLifetime(self) }
-        return _exchange(newValue)
+        return Self._flattened(_exchange(newValue))
     }
 
-    /// The calling thread's value if it has one, without creating it.
+    /// For any value but an `Optional`: the calling thread's value if it has
+    /// one, without creating it.
     ///
     /// Like swift-nio's `ThreadSpecificVariable.currentValue`. For an
-    /// `Optional` value, Swift picks ``valueIfPresent-49xtd``, one optional,
-    /// instead (this one only in generic code over an unconstrained `Value`);
-    /// see <doc:ThreadLocal#Optional-values>.
+    /// `Optional` value, Swift picks the one-level `valueIfPresent` instead,
+    /// and in generic code this one answers the same: `nil` also when the
+    /// value is `nil` (see <doc:ThreadLocal#Optional-values>).
     @inlinable
     @_disfavoredOverload
     @available(
@@ -275,7 +384,7 @@ public final class ThreadLocal<Value> {
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
     public var valueIfPresent: Value? {
-        _valueIfPresent()
+        Self._flattened(_valueIfPresent())
     }
 
     /// The calling thread's value, or nil if it has none; never creates it.
@@ -290,6 +399,38 @@ public final class ThreadLocal<Value> {
             _fixLifetime(self)
         }
         return value.pointee
+    }
+
+    /// Removes the calling thread's value and returns it, or nil if it has
+    /// none (both levels kept, for the restore of `withBinding`).
+    @usableFromInline
+    internal func _take() -> Value? {
+        defer { _fixLifetime(self) }
+        guard let word = ctl_value_pointer(_slot) else { return nil }
+        if let state = Self._pointers(word).state, state.pointee != 0 {
+            _threadLocalFailure(
+                "ThreadLocal<\(Value.self)>: reset() or take() was called while this thread's value is being accessed (inside withValue or an access to value)"
+            )
+        }
+        var taken = ctl_value()
+        guard ctl_take(_slot, &taken) else { return nil }
+        return Self._decode(taken)
+    }
+
+    /// The one rule for optionals: "the value, if any" is `nil` both when
+    /// there is no value and when the value is `nil`. The concrete overloads
+    /// for `Optional` values drop a level; this gives generic code over an
+    /// unconstrained `Value` the same answer. `_isOptional` is resolved at
+    /// compile time once `Value` is known, so other types pay nothing.
+    @inlinable
+    @inline(__always)
+    internal static func _flattened(_ value: Value?) -> Value? {
+        if _isOptional(Value.self), let value, let optional = Value.self as? any _NilTestable.Type,
+            withUnsafePointer(to: value, { optional._isNil($0) })
+        {
+            return nil
+        }
+        return value
     }
 
     /// Reads or writes a property of the calling thread's value, as in Python's
@@ -388,7 +529,14 @@ public final class ThreadLocal<Value> {
     internal func _initialize() -> UnsafeMutablePointer<ctl_value> {
         switch Int(ctl_begin_initialization(_slot)) {
         case CTL_OK:
+            let atExit = !Self._isUnboxed && _ExitState.isReleasingAtExit
+            if atExit && _ExitState.isReleasingValueCreatedAtExit {
+                _threadLocalFailure(
+                    "ThreadLocal<\(Value.self)>: a deinit run at this thread's exit, of a value itself created during the exit, created a value again; that would repeat at every exit sweep. In a deinit, read thread-locals with valueIfPresent, which never creates a value (see \"When values are released\")"
+                )
+            }
             let word = Self._encode(_initialValue())
+            if atExit { _Box<Value>._markCreatedAtExit(word) }
             if ctl_finish_initialization(_slot, word) {
                 return ctl_value_pointer(_slot).unsafelyUnwrapped
             }
@@ -486,7 +634,7 @@ extension ThreadLocal: @unchecked Sendable where Value: Sendable {
 /// turns an overlapping access from that thread (which could free the value
 /// under an access in progress) into a fatal error.
 @usableFromInline
-internal final class _Box<Value>: ManagedBuffer<Int, Value> {
+internal final class _Box<Value>: ManagedBuffer<_BoxHeader, Value> {
     deinit {
         _ = withUnsafeMutablePointerToElements { $0.move() }
     }
@@ -494,7 +642,10 @@ internal final class _Box<Value>: ManagedBuffer<Int, Value> {
     /// A new box holding `value`, as a +1 reference for a slot word.
     @usableFromInline
     internal static func _make(_ value: Value) -> UnsafeMutableRawPointer {
-        let box = unsafeDowncast(create(minimumCapacity: 1) { _ in 0 }, to: _Box<Value>.self)
+        let box = unsafeDowncast(
+            create(minimumCapacity: 1) { _ in _BoxHeader(state: 0, createdAtExit: false) },
+            to: _Box<Value>.self
+        )
         box.withUnsafeMutablePointerToElements { $0.initialize(to: value) }
         return Unmanaged.passRetained(box).toOpaque()
     }
@@ -510,7 +661,17 @@ internal final class _Box<Value>: ManagedBuffer<Int, Value> {
         _ object: UnsafeMutableRawPointer
     ) -> (value: UnsafeMutablePointer<Value>, state: UnsafeMutablePointer<Int>) {
         Unmanaged<_Box<Value>>.fromOpaque(object)._withUnsafeGuaranteedRef { box in
-            box.withUnsafeMutablePointers { (value: $1, state: $0) }
+            box.withUnsafeMutablePointers { header, value in
+                (value: value, state: _BoxHeader._state(header))
+            }
+        }
+    }
+
+    /// Marks the box of `word` (made by `_make`) as created during its
+    /// thread's exit.
+    internal static func _markCreatedAtExit(_ word: ctl_value) {
+        Unmanaged<_Box<Value>>.fromOpaque(word.ptr.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+            $0.header.createdAtExit = true
         }
     }
 
@@ -551,12 +712,111 @@ internal final class _Box<Value>: ManagedBuffer<Int, Value> {
     }
 }
 
+/// The header of a `_Box`: the access state, and whether the box was made by
+/// an initial-value closure during its thread's exit (see `_ExitState`).
+@usableFromInline
+internal struct _BoxHeader {
+    @usableFromInline
+    internal var state: Int
+    @usableFromInline
+    internal var createdAtExit: Bool
+
+    @usableFromInline
+    internal init(state: Int, createdAtExit: Bool) {
+        self.state = state
+        self.createdAtExit = createdAtExit
+    }
+
+    /// A pointer to the `state` field of `header` (at offset 0, so reaching
+    /// it costs nothing).
+    @inlinable
+    @inline(__always)
+    internal static func _state(_ header: UnsafeMutablePointer<_BoxHeader>) -> UnsafeMutablePointer<Int> {
+        (UnsafeMutableRawPointer(header) + MemoryLayout<_BoxHeader>.offset(of: \.state).unsafelyUnwrapped)
+            .assumingMemoryBound(to: Int.self)
+    }
+}
+
 /// The C destructor of boxed slots: releases the slot's reference to the box.
 /// Invariant: a boxed slot only ever holds words made by `_Box._make`.
 /// Releasing through `AnyObject` needs no knowledge of `Value`: the box's own
-/// metadata finds its deinit.
+/// metadata finds its deinit, and the header's offset does not depend on
+/// `Value`, so reading it needs no metadata either (which keeps a child of
+/// `fork()` off the runtime's locks).
 private let _releaseBox: ctl_destructor = { word, _ in
-    Unmanaged<AnyObject>.fromOpaque(word.ptr.unsafelyUnwrapped).release()
+    let object = word.ptr.unsafelyUnwrapped
+    _ExitState.release(
+        createdAtExit: ManagedBufferPointer<_BoxHeader, UInt8>(
+            unsafeBufferObject: Unmanaged<AnyObject>.fromOpaque(object).takeUnretainedValue()
+        ).header.createdAtExit
+    ) {
+        Unmanaged<AnyObject>.fromOpaque(object).release()
+    }
+}
+
+/// What this thread is doing with values at its exit, for deinits that read
+/// thread-locals then (item "Thread exit" of `ValueLifetimes.md`).
+///
+/// The store calls `_releaseBox` at a thread's exit, and on the destroying
+/// thread during `ctl_slot_destroy`; `ThreadLocal.deinit` counts the latter,
+/// so a call outside it is a thread exit. A value that an initial-value
+/// closure creates inside such a call is marked (`_BoxHeader.createdAtExit`);
+/// if the release of a marked value creates a value again, the chain would
+/// go on at every exit sweep (a deinit that reads its own `ThreadLocal`), and
+/// `_initialize` stops the program instead.
+///
+/// Kept per thread in a slot of its own with no destructor: one word of three
+/// 16-bit counters (destroys, exit releases, exit releases of marked
+/// values). Each change is undone when its call returns.
+internal enum _ExitState {
+    private static let slot: ctl_slot = {
+        var slot = ctl_slot()
+        let status = Int(ctl_slot_create(&slot, nil, nil))
+        if status != CTL_OK { _threadLocalFailure("cannot create a thread-local slot (error \(status))") }
+        return slot
+    }()
+
+    private static let destroying: UInt64 = 1
+    private static let releasing: UInt64 = 1 << 16
+    private static let releasingMarked: UInt64 = 1 << 32
+
+    private static var word: UInt64 { ctl_get_u64(slot) }
+
+    /// Runs `body` with `change` added to this thread's word, then restores it.
+    private static func with<R>(_ change: UInt64, _ body: () -> R) -> R {
+        let had = ctl_has_value(slot)
+        let old = word
+        if !ctl_set_u64(slot, old &+ change) {
+            _threadLocalFailure("ThreadLocal: out of memory for this thread's storage")
+        }
+        defer {
+            if had { _ = ctl_set_u64(slot, old) } else { _ = ctl_take(slot, nil) }
+        }
+        return body()
+    }
+
+    /// Runs `body`, a `ctl_slot_destroy` of a `ThreadLocal`.
+    static func whileDestroying<R>(_ body: () -> R) -> R {
+        with(destroying, body)
+    }
+
+    /// Runs `release`, the release of a box by the store.
+    static func release(createdAtExit: Bool, _ release: () -> Void) {
+        if word & 0xffff != 0 {
+            release()  // a slot's destroy, not a thread exit
+            return
+        }
+        with(releasing &+ (createdAtExit ? releasingMarked : 0), release)
+    }
+
+    /// Whether the store is releasing one of this thread's values at its exit.
+    static var isReleasingAtExit: Bool {
+        let word = self.word
+        return word & 0xffff == 0 && word & 0xffff_0000 != 0
+    }
+
+    /// Whether that value was created during the exit.
+    static var isReleasingValueCreatedAtExit: Bool { word & 0xffff_0000_0000 != 0 }
 }
 
 extension ThreadLocal {
@@ -574,8 +834,37 @@ extension ThreadLocal {
     }
 }
 
+extension ThreadLocal {
+    /// Not available: a `ThreadLocal` of a value that is not optional needs
+    /// the closure that makes each thread's value, as in
+    /// `ThreadLocal<[Int]> { [] }`.
+    @available(
+        *,
+        unavailable,
+        message:
+            "a ThreadLocal of a non-optional value needs a closure that makes each thread's value, as in ThreadLocal<[Int]> { [] }; only ThreadLocal<T?>() starts without one, as nil"
+    )
+    public convenience init() {
+        fatalError("unavailable")
+    }
+
+    /// Not available: pass a closure that makes each thread's value, as in
+    /// `ThreadLocal { 0 }`, so that each thread gets its own.
+    ///
+    /// - Parameter value: Unused.
+    @available(
+        *,
+        unavailable,
+        message: "pass a closure that makes each thread's value, as in ThreadLocal { 0 }: it runs once on each thread"
+    )
+    @_disfavoredOverload
+    public convenience init(_ value: Value) {
+        fatalError("unavailable")
+    }
+}
+
 /// `Optional`, and no other type: the values whose `ThreadLocal` has the
-/// one-level ``ThreadLocal/valueIfPresent-49xtd``.
+/// one-level `valueIfPresent`, `take()` and `exchange(_:)`.
 ///
 /// Not for other types to adopt: a type that does gets `nil` for "no value",
 /// which then cannot be told from its own `nil`.
@@ -583,17 +872,33 @@ public protocol _OptionalValue: ExpressibleByNilLiteral {}
 
 extension Optional: _OptionalValue {}
 
+/// `Optional`, for `ThreadLocal`'s generic accessors: whether a value is `nil`.
+@usableFromInline
+internal protocol _NilTestable {
+    static func _isNil(_ value: UnsafeRawPointer) -> Bool
+}
+
+extension Optional: _NilTestable {
+    @usableFromInline
+    internal static func _isNil(_ value: UnsafeRawPointer) -> Bool {
+        switch value.assumingMemoryBound(to: Self.self).pointee {
+        case .none: true
+        case .some: false
+        }
+    }
+}
+
 extension ThreadLocal where Value: _OptionalValue {
-    /// The calling thread's value if it has one and it is not `nil`, without
-    /// creating it: `nil` both when the thread has no value and when its
-    /// value is `nil`.
+    /// For an `Optional` value: the calling thread's value if it has one and
+    /// it is not `nil`, without creating it.
     ///
     /// ```swift
     /// let requestID = ThreadLocal<String?>()
     /// if let id = requestID.valueIfPresent { print(id) }  // id is a String
     /// ```
     ///
-    /// ``hasValue`` tells the two `nil`s apart. Which overload applies:
+    /// `nil` both when the thread has no value and when its value is `nil`;
+    /// ``hasValue`` tells the two apart. Generic code gets the same answer:
     /// <doc:ThreadLocal#Optional-values>.
     @inlinable
     @available(
@@ -604,5 +909,50 @@ extension ThreadLocal where Value: _OptionalValue {
     )
     public var valueIfPresent: Value {
         _valueIfPresent() ?? nil
+    }
+
+    /// For an `Optional` value: removes the calling thread's value and
+    /// returns it. The next access on this thread runs the initial-value
+    /// closure again.
+    ///
+    /// - Returns: The value, which is not released; `nil` both when the thread
+    ///   had no value and when its value was `nil`.
+    ///
+    /// Calling it inside ``withValue(_:)`` (or an access to ``value``) of the
+    /// same `ThreadLocal` stops the program.
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
+    public func take() -> Value {
+        _take() ?? nil
+    }
+
+    /// For an `Optional` value: stores `newValue` as the calling thread's
+    /// value and returns the value it replaces. The initial-value closure does
+    /// not run.
+    ///
+    /// ```swift
+    /// let previous = requestID.exchange("req-2")  // a String?
+    /// ```
+    ///
+    /// - Parameter newValue: The thread's new value.
+    /// - Returns: The previous value, which is not released; `nil` both when
+    ///   the thread had no value and when its value was `nil`. To put back
+    ///   "no value" as no value, use ``withBinding(_:operation:)``.
+    ///
+    /// Calling it inside ``withValue(_:)`` (or an access to ``value``) of the
+    /// same `ThreadLocal` stops the program.
+    @available(
+        *,
+        noasync,
+        message:
+            "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
+    )
+    public func exchange(_ newValue: Value) -> Value {
+        defer { _fixLifetime(self) }
+        return _exchange(newValue) ?? nil
     }
 }

@@ -86,17 +86,13 @@ extension Stress {
             #expect(local.value == 0)
         }
 
-        @Test("deinitializers that re-create values without end: teardown ends after the last exit sweep")
-        func endlessRecreation() {
-            let counter = LifetimeCounter()
-            let local = Late<ThreadLocal<SelfReading>>()
-            local.set(ThreadLocal { SelfReading(local, counter: counter) })
-            onNewThread { _ = local.get.value }
-            // One value per round: the one made in the last round is left.
-            #expect(counter.created == Int(CTL_EXIT_SWEEPS) + 1)
-            #expect(counter.live == 1)
-            local.set(nil)  // the variable goes away: so does the last value
-            #expect(counter.live == 0)
+        @Test("a deinit at thread exit that re-creates its own ThreadLocal again stops with a message")
+        func endlessRecreation() async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+                endlessRecreationInChild()
+            }
+            expectMessage(result, "created a value again; that would repeat at every exit sweep")
+            expectMessage(result, "read thread-locals with valueIfPresent")
         }
 
         @Test("values stored in the last exit sweep stay until their variable goes away")
@@ -232,6 +228,13 @@ private func readInsideWithValueInChild() {
     local.withValue { _ in _ = local.value.count }
 }
 
+private func endlessRecreationInChild() {
+    let counter = LifetimeCounter()
+    let local = Late<ThreadLocal<SelfReading>>()
+    local.set(ThreadLocal { SelfReading(local, counter: counter) })
+    onNewThread { _ = local.get.value }
+}
+
 private func recursiveInitialValueInChild() {
     let local = Late<ThreadLocal<Int>>()
     local.set(ThreadLocal { local.get.value + 1 })
@@ -252,8 +255,8 @@ private func recursiveTrackedInitialValueInChild() {
 /// The slot of `cStoreAfterClose`, for its C destructor.
 private let stressSlot = Locked(ctl_slot())
 
-/// A value whose deinit reads the variable that holds it: at thread exit,
-/// each one creates the next.
+/// A value whose deinit reads the variable that holds it: at thread exit, the
+/// first creates a second, whose deinit would create a third, and so on.
 private final class SelfReading: Sendable {
     let local: Late<ThreadLocal<SelfReading>>
     let tracked: LifetimeTracked<Int>

@@ -83,12 +83,48 @@ struct ValueManagementTests {
         #expect(type(of: flat) == String?.self)
     }
 
-    @Test func valueIfPresentInGenericCodeKeepsBothLevels() {
+    /// One rule for optionals: every accessor that returns "the value, if
+    /// any" answers `nil` both for no value and for a `nil` value, in concrete
+    /// and in generic code alike.
+    @Test func genericCodeAnswersAsConcreteCode() {
         func present<T>(_ local: ThreadLocal<T>) -> T? { local.valueIfPresent }
+        func take<T>(_ local: ThreadLocal<T>) -> T? { local.take() }
+        func exchange<T>(_ local: ThreadLocal<T>, _ value: T) -> T? { local.exchange(value) }
         let requestID = ThreadLocal<String?>()
         #expect(present(requestID) == .none)
         requestID.value = nil
-        #expect(present(requestID) == .some(.none))
+        #expect(requestID.valueIfPresent == nil)
+        #expect(present(requestID) == .none)
+        #expect(exchange(requestID, nil) == .none)
+        #expect(exchange(requestID, "a") == .none)
+        #expect(present(requestID) == .some("a"))
+        #expect(take(requestID) == .some("a"))
+        #expect(!requestID.hasValue)
+        #expect(take(requestID) == .none)
+        requestID.value = nil
+        #expect(take(requestID) == .none)
+        #expect(!requestID.hasValue)  // the nil value was removed all the same
+    }
+
+    @Test func takeAndExchangeOfAnOptionalAreOneOptional() {
+        struct Call: Equatable { var name: String }
+        let current = ThreadLocal<Call?>()
+        #expect(type(of: current.take()) == Call?.self)
+        #expect(type(of: current.exchange(nil)) == Call?.self)
+        #expect(current.exchange(Call(name: "a")) == nil)  // a nil value
+        var previous: Call? = current.exchange(Call(name: "b"))
+        #expect(previous == Call(name: "a"))
+        previous = current.take()
+        #expect(previous == Call(name: "b"))
+        #expect(current.take() == nil)  // no value
+        #expect(!current.hasValue)
+    }
+
+    @Test func takeAndExchangeOfOtherTypesKeepTheirOwnNil() {
+        let flag = ThreadLocal { Flag(isOn: true) }
+        #expect(flag.exchange(nil) == Flag?.none)  // no value before
+        #expect(flag.exchange(Flag(isOn: true)) == Flag?.some(Flag(isOn: false)))
+        #expect(flag.take() == Flag?.some(Flag(isOn: true)))
     }
 }
 

@@ -16,7 +16,8 @@
 //
 // The program then shows when the cached formatters are released: when their
 // thread exits, on `reset()`, and when the `ThreadLocal` itself goes away
-// (every thread's formatter, while those threads keep running).
+// with the `Sendable` object that owns it (every thread's formatter, while
+// those threads keep running).
 
 import Foundation
 import Synchronization
@@ -146,29 +147,46 @@ say("  main: \(formatter.withValue { $0.format(record(7)) })")
 formatter.reset()
 say("  main: hasValue after reset() = \(formatter.hasValue)")
 
-say("3. A ThreadLocal that goes away releases every thread's value:")
-do {
-    var scoped: ThreadLocal<RecordFormatter>? = ThreadLocal { RecordFormatter(createdOn: currentThreadName()) }
-    // The parked thread borrows the ThreadLocal and gives its reference back
-    // before it parks, so that the main thread's is the last one.
-    let lent = Mutex(scoped)
+/// The owner of a cache that threads share: `Sendable`, with the
+/// `ThreadLocal` of non-`Sendable` formatters as a `nonisolated(unsafe)`
+/// property (each thread reaches only its own formatter, inside `withValue`).
+/// When the owner goes away, so does every thread's formatter.
+final class Renderer: Sendable {
+    nonisolated(unsafe) private let formatters = ThreadLocal { RecordFormatter(createdOn: currentThreadName()) }
+
+    func render(_ record: Record) -> String {
+        formatters.withValue { $0.format(record) }
+    }
+}
+
+/// Shares a renderer with a thread that keeps running, then drops the last
+/// reference on this thread. A function, not top-level code, so that the
+/// compiler's region checks apply to it in full.
+func releaseWithTheOwner() {
+    var renderer: Renderer? = Renderer()
+    // The parked thread borrows the renderer and gives its reference back
+    // before it parks, so that this thread's is the last one.
+    let lent = Mutex(renderer)
     let used = DispatchSemaphore(value: 0)
     let finish = DispatchSemaphore(value: 0)
     let parked = Thread {
         threadName.value = "a parked thread"
         if let borrowed = lent.withLock({ $0.take() }) {
-            _ = borrowed.withValue { $0.format(record(1)) }
+            _ = borrowed.render(record(1))
         }
         used.signal()
-        finish.wait()  // keeps running while the ThreadLocal goes away
+        finish.wait()  // keeps running while the formatters go away
     }
     parked.start()
     used.wait()
-    _ = scoped!.withValue { $0.format(record(2)) }
-    say("  dropping the last reference to the ThreadLocal, on the main thread:")
-    scoped = nil  // releases both formatters, here, on this thread
+    _ = renderer!.render(record(2))
+    say("  dropping the last reference to the Renderer, on the main thread:")
+    renderer = nil  // releases both formatters, here, on this thread
     say("  done; the parked thread is still running")
     finish.signal()
 }
+
+say("3. A ThreadLocal that goes away (with its owner) releases every thread's value:")
+releaseWithTheOwner()
 
 say("made \(formattersMade.load(ordering: .relaxed)) formatters in all")
