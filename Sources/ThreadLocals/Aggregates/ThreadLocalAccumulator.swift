@@ -13,12 +13,12 @@ public import CThreadLocals
 /// ```
 ///
 /// Each thread updates its own value, starting from a new initial value;
-/// ``combined()`` merges the running threads' values into what exited
+/// ``combined(file:line:)`` merges the running threads' values into what exited
 /// threads left, so no update is lost. `merge` must be associative and
 /// commutative, with the initial value as its identity (0 for a sum, an empty
 /// set for a union, `.min` for a maximum). For a class value, make each
 /// initial value with ``init(_:merge:)``. Every member may be called from
-/// `async` code. What ``combined()`` observes and what each operation costs:
+/// `async` code. What ``combined(file:line:)`` observes and what each operation costs:
 /// <doc:PerThreadAggregates>.
 public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
     /// The accumulator's slot: each thread's word holds that thread's cell.
@@ -30,7 +30,7 @@ public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
 
     /// Creates an accumulator whose values start as new results of
     /// `makeInitial`: one per thread, one for what exited threads leave, and
-    /// one for each ``combined()``.
+    /// one for each ``combined(file:line:)``.
     ///
     /// - Parameters:
     ///   - makeInitial: Makes a value that is the identity of `merge`. Runs
@@ -40,7 +40,7 @@ public final class ThreadLocalAccumulator<Value: Sendable>: Sendable {
     ///   - merge: Merges its second argument into its first. It runs with the
     ///     accumulator locked: using the same accumulator inside it stops the
     ///     program with a message (see
-    ///     <doc:PerThreadAggregates#Rules-for-merge-update-and-the-initial-value>).
+    ///     <doc:PerThreadAggregates#Closures-that-must-not-use-their-own-aggregate>).
     ///
     /// ```swift
     /// final class Hits: Sendable { let count = Atomic<Int>(0) }
