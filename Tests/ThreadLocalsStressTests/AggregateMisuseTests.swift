@@ -12,83 +12,54 @@ extension Stress {
     /// (an exit test), as in `MisuseTests`.
     @Suite("aggregate misuse")
     struct AggregateMisuse {
-        @Test("update inside update stops with a message")
-        func updateInsideUpdate() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                updateInsideUpdateInChild()
+        @Test(
+            "a misuse of an aggregate stops with a message naming the caller's line",
+            arguments: AggregateMisuseCase.allCases
+        )
+        func stops(_ misuse: AggregateMisuseCase) async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) { [misuse] in
+                misuse.run()
             }
-            expectStop(
-                result,
-                "ThreadLocalAccumulator<Int> update was called inside update or merge on the same thread"
-            )
+            let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+            #expect(stderr.contains(misuse.message), "stderr: \(stderr)")
+            #expect(stderr.contains("AggregateMisuseTests.swift:"), "stderr: \(stderr)")
         }
+    }
+}
 
-        @Test("combined() inside update stops with a message")
-        func combinedInsideUpdate() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                combinedInsideUpdateInChild()
-            }
-            expectStop(
-                result,
-                "ThreadLocalAccumulator<Int> combined() or reset() was called inside update on the same thread"
-            )
+/// Each misuse, the message it stops with, and its body, which runs in the
+/// child process.
+enum AggregateMisuseCase: String, CaseIterable, Codable, Sendable {
+    case updateInsideUpdate, combinedInsideUpdate, updateInsideMerge, firstUpdateInsideMerge
+    case combinedInsideMerge, updateInsideMakeInitial, sharedClassInitial, trackedResetInsideWithValue
+
+    var message: String {
+        switch self {
+        case .updateInsideUpdate, .updateInsideMerge:
+            "ThreadLocalAccumulator<Int> update was called inside update or merge on the same thread"
+        case .combinedInsideUpdate:
+            "ThreadLocalAccumulator<Int> combined() or reset() was called inside update on the same thread"
+        case .firstUpdateInsideMerge, .combinedInsideMerge:
+            "ThreadLocalAccumulator<Int> was used inside its own merge or initial-value closure"
+        case .updateInsideMakeInitial:
+            "ThreadLocalAccumulator<Int>: the initial-value closure accessed the same ThreadLocalAccumulator on the same thread"
+        case .sharedClassInitial:
+            "ThreadLocalAccumulator<Shared>(initial:merge:) would share one object among all threads"
+        case .trackedResetInsideWithValue:
+            "TrackedThreadLocal<Shared>: reset() was called inside withValue on the same thread"
         }
+    }
 
-        @Test("update inside merge stops with a message, whatever is being merged")
-        func updateInsideMerge() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                updateInsideMergeInChild()
-            }
-            expectStop(
-                result,
-                "ThreadLocalAccumulator<Int> update was called inside update or merge on the same thread"
-            )
-        }
-
-        @Test("a thread's first update inside merge stops with a message")
-        func firstUpdateInsideMerge() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                firstUpdateInsideMergeInChild()
-            }
-            expectStop(result, "ThreadLocalAccumulator<Int> was used inside its own merge or initial-value closure")
-        }
-
-        @Test("combined() inside merge stops with a message")
-        func combinedInsideMerge() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                combinedInsideMergeInChild()
-            }
-            expectStop(result, "ThreadLocalAccumulator<Int> was used inside its own merge or initial-value closure")
-        }
-
-        @Test("update inside the initial-value closure stops with a message")
-        func updateInsideMakeInitial() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                updateInsideMakeInitialInChild()
-            }
-            expectStop(
-                result,
-                "ThreadLocalAccumulator<Int>: the initial-value closure accessed the same ThreadLocalAccumulator on the same thread"
-            )
-        }
-
-        @Test("init(initial:merge:) with a class value stops with a message")
-        func sharedClassInitial() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                sharedClassInitialInChild()
-            }
-            expectStop(
-                result,
-                "ThreadLocalAccumulator<Shared>(initial:merge:) would share one object among all threads"
-            )
-        }
-
-        @Test("TrackedThreadLocal.reset() inside withValue stops with a message")
-        func trackedResetInsideWithValue() async {
-            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                trackedResetInsideWithValueInChild()
-            }
-            expectStop(result, "TrackedThreadLocal<Shared>: reset() was called inside withValue on the same thread")
+    func run() {
+        switch self {
+        case .updateInsideUpdate: updateInsideUpdateInChild()
+        case .combinedInsideUpdate: combinedInsideUpdateInChild()
+        case .updateInsideMerge: updateInsideMergeInChild()
+        case .firstUpdateInsideMerge: firstUpdateInsideMergeInChild()
+        case .combinedInsideMerge: combinedInsideMergeInChild()
+        case .updateInsideMakeInitial: updateInsideMakeInitialInChild()
+        case .sharedClassInitial: sharedClassInitialInChild()
+        case .trackedResetInsideWithValue: trackedResetInsideWithValueInChild()
         }
     }
 }
@@ -109,9 +80,8 @@ private func combinedInsideUpdateInChild() {
     sum.update { _ in _ = sum.combined() }
 }
 
-/// The first `merge` of `combined()` merges the total, not this thread's cell;
-/// the `update` inside it stops all the same.
-private func updateInsideMergeInChild() {
+/// A sum whose `merge` also updates it.
+private func updatingInMerge() -> Late<ThreadLocalAccumulator<Int>> {
     let sum = Late<ThreadLocalAccumulator<Int>>()
     sum.set(
         ThreadLocalAccumulator(initial: 0) { into, next in
@@ -119,6 +89,13 @@ private func updateInsideMergeInChild() {
             sum.get.update { $0 += 1 }
         }
     )
+    return sum
+}
+
+/// The first `merge` of `combined()` merges the total, not this thread's cell;
+/// the `update` inside it stops all the same.
+private func updateInsideMergeInChild() {
+    let sum = updatingInMerge()
     sum.get.update { $0 += 1 }
     _ = sum.get.combined()
 }
@@ -126,14 +103,7 @@ private func updateInsideMergeInChild() {
 /// The thread has no cell: `update` inside `merge` registers one, which takes
 /// the lock that `combined()` holds.
 private func firstUpdateInsideMergeInChild() {
-    let sum = Late<ThreadLocalAccumulator<Int>>()
-    sum.set(
-        ThreadLocalAccumulator(initial: 0) { into, next in
-            into += next
-            sum.get.update { $0 += 1 }
-        }
-    )
-    _ = sum.get.combined()
+    _ = updatingInMerge().get.combined()
 }
 
 private func combinedInsideMergeInChild() {
@@ -168,16 +138,4 @@ private func sharedClassInitialInChild() {
 private func trackedResetInsideWithValueInChild() {
     let tracked = TrackedThreadLocal { Shared() }
     tracked.withValue { _ in tracked.reset() }
-}
-
-/// Checks that an exit test's child stopped with `message` on stderr, at a
-/// line of this file: the caller's, not the library's.
-private func expectStop(
-    _ result: ExitTest.Result?,
-    _ message: String,
-    sourceLocation: SourceLocation = #_sourceLocation
-) {
-    let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-    #expect(stderr.contains(message), "stderr: \(stderr)", sourceLocation: sourceLocation)
-    #expect(stderr.contains("AggregateMisuseTests.swift:"), "stderr: \(stderr)", sourceLocation: sourceLocation)
 }

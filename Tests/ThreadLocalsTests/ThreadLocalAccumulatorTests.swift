@@ -120,29 +120,13 @@ struct ThreadLocalAccumulatorTests {
     /// and resets it, again and again: every update is counted exactly once.
     @Test func combinedThenResetIsExactUnderConcurrentUpdates() {
         let sum = ThreadLocalAccumulator(initial: 0) { $0 &+= $1 }
-        let updates = 5_000
-        let stop = StopFlag()
-        let taken = Locked((sum: 0, resets: 0))
-        let reader = startThread {
-            while !stop.isRaised {
-                let value = sum.combinedThenReset()
-                taken.withLock { $0 = ($0.sum + value, $0.resets + 1) }
-            }
+        let run = takeWhileThreadsUpdate(updatesPerThread: 5_000) {
+            sum.combinedThenReset()
+        } update: {
+            sum.update { $0 &+= 1 }
         }
-        let staying = startThread {
-            for _ in 0..<updates { sum.update { $0 &+= 1 } }
-        }
-        for _ in 0..<10 {
-            _ = onNewThreads(count: 2) { _ in
-                for _ in 0..<updates { sum.update { $0 &+= 1 } }
-            }
-        }
-        joinThread(staying)
-        stop.raise()
-        joinThread(reader)
-        let (total, resets) = taken.withLock { $0 }
-        #expect(resets > 10)  // the resets did run alongside
-        #expect(total + sum.combined() == updates + 10 * 2 * updates)
+        #expect(run.takes > 10)  // the resets did run alongside
+        #expect(run.taken + sum.combined() == run.updates)
     }
 
     /// Values replaced by a reset are released once, and so are the new ones

@@ -144,29 +144,13 @@ struct ThreadLocalCounterTests {
     /// in one of the sums taken or in what is left.
     @Test func sumThenResetIsExactUnderConcurrentIncrements() {
         let counter = ThreadLocalCounter()
-        let increments = 20_000
-        let stop = StopFlag()
-        let taken = Locked((sum: 0, resets: 0))
-        let reader = startThread {
-            while !stop.isRaised {
-                let sum = counter.sumThenReset()
-                taken.withLock { $0 = ($0.sum + sum, $0.resets + 1) }
-            }
+        let run = takeWhileThreadsUpdate(updatesPerThread: 20_000) {
+            counter.sumThenReset()
+        } update: {
+            counter.increment()
         }
-        let staying = startThread {
-            for _ in 0..<increments { counter.increment() }
-        }
-        for _ in 0..<10 {
-            _ = onNewThreads(count: 2) { _ in
-                for _ in 0..<increments { counter.increment(by: 2) }
-            }
-        }
-        joinThread(staying)
-        stop.raise()
-        joinThread(reader)
-        let (sum, resets) = taken.withLock { $0 }
-        #expect(resets > 10)  // the resets did run alongside
-        #expect(sum + counter.sum() == increments + 10 * 2 * increments * 2)
+        #expect(run.takes > 10)  // the resets did run alongside
+        #expect(run.taken + counter.sum() == run.updates)
     }
 
     /// Dropping the counter while threads that incremented it still run frees
