@@ -329,8 +329,10 @@ internal struct _LockedStorage<Value: Sendable>: @unchecked Sendable {
     @inlinable
     @inline(__always)
     internal func unlockAsOwner() {
-        pthread_mutex_unlock(mutex)
+        // Cleared before the unlock, so that the unlock orders it before a
+        // reader's lock (and the free that may follow at the thread's exit).
         ownerHolds.pointee = 0
+        pthread_mutex_unlock(mutex)
     }
 
     /// Calls `body` with the value, the mutex held; stops as `lock` does.
