@@ -552,10 +552,8 @@ public final class ThreadLocal<Value> {
         case CTL_EEXIST:
             return ctl_value_pointer(_slot).unsafelyUnwrapped
         case CTL_EBUSY:
-            let kind = (Value.self as? any _StoredForPublicType.Type)?._publicTypeName ?? "ThreadLocal"
-            let element = (Value.self as? any _StoredForPublicType.Type)?._publicValueType ?? Value.self
             _threadLocalFailure(
-                "\(kind)<\(element)>: the initial-value closure accessed the same \(kind) on the same thread; that recursion would never end"
+                "ThreadLocal<\(Value.self)>: the initial-value closure accessed the same ThreadLocal on the same thread; that recursion would never end"
             )
         case let status:
             // CTL_ENOMEM (CTL_EINVAL cannot happen: the slot lives as long as
@@ -594,13 +592,6 @@ public final class ThreadLocal<Value> {
             _threadLocalFailure("ThreadLocal<\(Value.self)>: out of memory for this thread's storage")
         }
     }
-}
-
-/// The value type of an internal `ThreadLocal` inside a public type: a misuse
-/// is reported under the public type's name and value type.
-internal protocol _StoredForPublicType {
-    static var _publicTypeName: String { get }
-    static var _publicValueType: Any.Type { get }
 }
 
 /// Stops the process with `message`, in every build configuration

@@ -166,29 +166,3 @@ final class Numbering: Sendable {
     private let last = Atomic<Int>(0)
     func next() -> Int { last.add(1, ordering: .relaxed).newValue }
 }
-
-/// A value behind a pthread mutex. (Not `Synchronization.Mutex`: on Linux it
-/// locks with atomics and futexes in an uninstrumented library, so
-/// ThreadSanitizer does not see its ordering and reports races on the data it
-/// protects; pthread mutexes it intercepts.)
-final class Locked<Value>: @unchecked Sendable {
-    // Sendable: `value` is only reached with `mutex` held.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
-    }
-}

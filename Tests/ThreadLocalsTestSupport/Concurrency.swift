@@ -95,3 +95,48 @@ private final class PollState: Sendable {
     let stop = StopFlag()
     let report = Locked(MonotonicityReport())
 }
+
+/// What `takeWhileThreadsUpdate` saw: the sum of what `take` returned, how
+/// many times it ran, and how many updates the threads made.
+public struct TakesDuringUpdates: Sendable {
+    public var taken = 0
+    public var takes = 0
+    public var updates = 0
+}
+
+/// Calls `take` again and again on a reader thread, and sums what it returns,
+/// while one long-lived thread and ten rounds of two short-lived ones call
+/// `update` `updatesPerThread` times each; returns once all of them are done.
+public func takeWhileThreadsUpdate(
+    updatesPerThread: Int,
+    take: @escaping @Sendable () -> Int,
+    update: @escaping @Sendable () -> Void
+) -> TakesDuringUpdates {
+    let stop = StopFlag()
+    let seen = Locked(TakesDuringUpdates())
+    let reader = startThread {
+        while !stop.isRaised {
+            let value = take()
+            seen.withLock {
+                $0.taken += value
+                $0.takes += 1
+            }
+        }
+    }
+    let staying = startThread {
+        for _ in 0..<updatesPerThread { update() }
+    }
+    let rounds = 10
+    for _ in 0..<rounds {
+        _ = onNewThreads(count: 2) { _ in
+            for _ in 0..<updatesPerThread { update() }
+        }
+    }
+    joinThread(staying)
+    stop.raise()
+    joinThread(reader)
+    return seen.withLock {
+        $0.updates = (1 + 2 * rounds) * updatesPerThread
+        return $0
+    }
+}

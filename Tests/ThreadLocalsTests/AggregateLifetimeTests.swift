@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CThreadLocals
 import Synchronization
 import Testing
 import ThreadLocalsTestSupport
@@ -70,13 +71,14 @@ struct AggregateLifetimeTests {
         }
     }
 
-    /// A thread's cell owner can be released after its aggregate is gone: a
-    /// thread that exits while the aggregate's deinit runs releases its own
-    /// owner, possibly after that deinit returned. Here the owner is taken out
-    /// of its slot, as the exiting thread does, and released last. It holds
-    /// what its deinit uses, and every value is released exactly once.
-    @Test("a cell owner released after its aggregate is gone folds and frees its cell")
-    func ownerOutlivesItsAggregate() {
+    /// A thread's cell can be retired after its aggregate is gone: a thread
+    /// that exits while the aggregate's deinit runs takes its cell out of the
+    /// slot, and retires it possibly after that deinit returned. Here the
+    /// cells are taken out, as the exiting thread does, and retired last,
+    /// through the slot's destructor: each cell holds its registry, and every
+    /// value is released exactly once.
+    @Test("a cell retired after its aggregate is gone folds and frees it")
+    func cellOutlivesItsAggregate() {
         let lifetimes = LifetimeCounter()
         var accumulator: ThreadLocalAccumulator<[LifetimeTracked<Int>]>? = ThreadLocalAccumulator(initial: []) {
             $0 += $1
@@ -85,14 +87,19 @@ struct AggregateLifetimeTests {
             LifetimeTracked(2, counter: lifetimes)
         }
         accumulator?.update { $0.append(LifetimeTracked(1, counter: lifetimes)) }
-        _ = tracked?.value
-        let accumulatorOwner = accumulator?._cells.cellOwner.take()
-        let trackedOwner = tracked?._cells.cellOwner.take()
+        _ = tracked?.withValue { $0.payload }
+        var taken = (accumulator: ctl_value(), tracked: ctl_value())
+        #expect(ctl_take(accumulator!._slot, &taken.accumulator))
+        #expect(ctl_take(tracked!._slot, &taken.tracked))
+        let registries = (
+            accumulator: Unmanaged.passUnretained(accumulator!._cells).toOpaque(),
+            tracked: Unmanaged.passUnretained(tracked!._cells).toOpaque()
+        )
         accumulator = nil
         tracked = nil
-        #expect(lifetimes.live == 2)  // each held by its owner alone
-        _ = consume accumulatorOwner  // folds into the registry, which it held last
-        _ = consume trackedOwner
+        #expect(lifetimes.live == 2)  // each held by its cell alone
+        _retireCell(taken.accumulator, registries.accumulator)  // folds into the registry, which it held last
+        _retireCell(taken.tracked, registries.tracked)
         #expect(lifetimes.live == 0)
         #expect(lifetimes.released == 2)
     }

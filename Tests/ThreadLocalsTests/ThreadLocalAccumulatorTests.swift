@@ -77,6 +77,75 @@ struct ThreadLocalAccumulatorTests {
         #expect(report.last == rounds * perRound * updates)
     }
 
+    /// A class value made by the factory: each thread has its own object, and
+    /// `combined()` returns a new one each time.
+    @Test func classValuesAreNotShared() {
+        let hits = ThreadLocalAccumulator({ Hits() }) { into, next in
+            into.count.add(next.count.load(ordering: .relaxed), ordering: .relaxed)
+        }
+        let barrier = ThreadBarrier(count: 4)
+        let threads = (0..<3).map { _ in
+            startThread {
+                hits.update { $0.count.add(1, ordering: .relaxed) }
+                barrier.wait()  // A: each thread added 1
+                barrier.wait()  // B: checked
+            }
+        }
+        barrier.wait()  // A
+        let running = hits.combined()
+        #expect(running.count.load(ordering: .relaxed) == 3)
+        barrier.wait()  // B
+        threads.forEach(joinThread)
+        let exited = hits.combined()
+        #expect(exited.count.load(ordering: .relaxed) == 3)
+        #expect(hits.combined().count.load(ordering: .relaxed) == 3)
+        #expect(running !== exited)
+    }
+
+    @Test func combinedThenResetStartsAgainFromInitial() {
+        let seen = ThreadLocalAccumulator<Set<Int>>(initial: []) { $0.formUnion($1) }
+        seen.update { _ = $0.insert(1) }
+        onNewThread { seen.update { _ = $0.insert(2) } }
+        #expect(seen.combinedThenReset() == [1, 2])
+        #expect(seen.combined() == [])
+        #expect(seen.update { $0 } == [])  // this thread's value was reset too
+        seen.update { _ = $0.insert(3) }
+        #expect(seen.combined() == [3])
+        seen.reset()
+        #expect(seen.combined() == [])
+        #expect(seen.threadCount == 1)
+    }
+
+    /// Threads update and exit while another thread takes the combined value
+    /// and resets it, again and again: every update is counted exactly once.
+    @Test func combinedThenResetIsExactUnderConcurrentUpdates() {
+        let sum = ThreadLocalAccumulator(initial: 0) { $0 &+= $1 }
+        let run = takeWhileThreadsUpdate(updatesPerThread: 5_000) {
+            sum.combinedThenReset()
+        } update: {
+            sum.update { $0 &+= 1 }
+        }
+        #expect(run.takes > 10)  // the resets did run alongside
+        #expect(run.taken + sum.combined() == run.updates)
+    }
+
+    /// Values replaced by a reset are released once, and so are the new ones
+    /// when the accumulator goes away.
+    @Test func resetReleasesReplacedValuesOnce() {
+        let lifetimes = LifetimeCounter()
+        do {
+            let kept = ThreadLocalAccumulator<[LifetimeTracked<Int>]>(initial: []) { $0 += $1 }
+            kept.update { $0.append(LifetimeTracked(1, counter: lifetimes)) }
+            onNewThread { kept.update { $0.append(LifetimeTracked(2, counter: lifetimes)) } }
+            #expect(kept.combinedThenReset().map(\.payload).sorted() == [1, 2])
+            #expect(lifetimes.live == 0)
+            kept.update { $0.append(LifetimeTracked(3, counter: lifetimes)) }
+            #expect(lifetimes.live == 1)
+        }
+        #expect(lifetimes.live == 0)
+        #expect(lifetimes.created == 3)
+    }
+
     /// Class values held in cells are released once, whether their thread
     /// exited or the accumulator went away first.
     @Test func valuesAreReleasedExactlyOnce() {
@@ -93,6 +162,10 @@ struct ThreadLocalAccumulatorTests {
         #expect(lifetimes.live == 0)
         #expect(lifetimes.created == 5)
     }
+}
+
+final class Hits: Sendable {
+    let count = Atomic<Int>(0)
 }
 
 struct Stats: Sendable, Equatable {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CThreadLocals
 import Synchronization
 import Testing
 import ThreadLocalsTestSupport
@@ -123,36 +124,33 @@ struct ThreadLocalCounterTests {
         #expect(counter.threadCount == 0)
     }
 
-    /// A thread's teardown takes its values out in batches of 64. When the
-    /// counter's two slots land in different batches, a deinit in the first
-    /// batch re-caches the cell pointer, and a deinit after the cell's owner
-    /// is released increments again: the owner must clear that pointer, or the
-    /// increment goes to freed memory.
-    @Test func incrementAfterTheCellIsReleasedInALaterBatch() {
-        // Make a hole below 64+ slots, so that the counter's first slot takes
-        // the hole and its second one lands after the fillers. Tests running in
-        // parallel may take the hole first: then try again.
-        for _ in 0..<20 {
-            var fillers = (0..<80).map { _ in ThreadLocal<IncrementOnDeinit?> { nil } }
-            fillers.removeFirst()
-            let counter = ThreadLocalCounter()
-            let last = ThreadLocal<IncrementOnDeinit?> { nil }
-            let fast = counter._cellPointerSlot.index
-            let owners = counter._cells.cellOwner._slot.index
-            let between = fillers.filter { $0._slot.index > fast && $0._slot.index < owners }
-            guard between.count >= 64, last._slot.index > owners else { continue }
-            let counted = onNewThread {
-                counter.increment()
-                for filler in between {
-                    filler.value = IncrementOnDeinit(counter)
-                }
-                last.value = IncrementOnDeinit(counter)
-                return 1 + between.count + 1
-            }
-            #expect(counter.sum() == counted)
-            return
+    @Test func sumThenResetStartsAgainFromZero() {
+        let counter = ThreadLocalCounter()
+        counter.increment(by: 5)
+        onNewThread { counter.increment(by: 7) }  // exited: folded into the total
+        #expect(counter.sumThenReset() == 12)
+        #expect(counter.sum() == 0)
+        #expect(counter.threadCount == 1)  // the running thread keeps its cell
+        counter.increment()
+        onNewThread { counter.increment(by: 2) }
+        #expect(counter.sum() == 3)
+        counter.reset()
+        #expect(counter.sum() == 0)
+        #expect(counter.sumThenReset() == 0)
+    }
+
+    /// Threads increment and exit while another thread takes the sum and
+    /// resets it, again and again: every increment is counted exactly once,
+    /// in one of the sums taken or in what is left.
+    @Test func sumThenResetIsExactUnderConcurrentIncrements() {
+        let counter = ThreadLocalCounter()
+        let run = takeWhileThreadsUpdate(updatesPerThread: 20_000) {
+            counter.sumThenReset()
+        } update: {
+            counter.increment()
         }
-        Issue.record("could not lay out the slots")
+        #expect(run.takes > 10)  // the resets did run alongside
+        #expect(run.taken + counter.sum() == run.updates)
     }
 
     /// Dropping the counter while threads that incremented it still run frees
@@ -181,7 +179,7 @@ struct ThreadLocalCounterTests {
         let addresses = onNewThreads(count: 4) { _ in
             counter.increment()
             barrier.wait()  // all cells alive at once, so none reuses another's memory
-            return Int(bitPattern: _cachedCellPointer(counter._cellPointerSlot)!)
+            return Int(bitPattern: ctl_value_pointer(counter._slot)!.pointee.ptr)
         }
         let sorted = addresses.sorted()
         #expect(sorted.allSatisfy { $0 % 128 == 0 })
@@ -209,13 +207,6 @@ final class TeardownChain: Sendable {
             variable.value = TeardownChain(depth: depth - 1, variable: variable, counter: counter)
         }
     }
-}
-
-/// A value that increments a counter when released.
-final class IncrementOnDeinit: Sendable {
-    let counter: ThreadLocalCounter
-    init(_ counter: ThreadLocalCounter) { self.counter = counter }
-    deinit { counter.increment() }
 }
 
 /// Hands a counter to threads, then drops it.

@@ -120,6 +120,36 @@ struct TrackedThreadLocalTests {
         joinThread(other)
     }
 
+    /// `reset()` releases the calling thread's value and removes it from
+    /// `values`; the next access makes a new one; other threads keep theirs.
+    @Test func resetDropsThisThreadsValue() {
+        let lifetimes = LifetimeCounter()
+        let slots = TrackedThreadLocal { Slot(owner: threadNumber.value, lifetimes: lifetimes) }
+        let barrier = ThreadBarrier(count: 2)
+        let other = startThread {
+            _ = slots.value
+            barrier.wait()  // A: it has a value
+            barrier.wait()  // B: checked
+        }
+        barrier.wait()  // A
+        slots.reset()  // no value on this thread: nothing happens
+        #expect(slots.withValue { $0.owner } == -1)
+        #expect(slots.values.count == 2)
+        #expect(lifetimes.live == 2)
+        slots.reset()
+        #expect(lifetimes.live == 1)  // released now, on this thread
+        #expect(slots.values.count == 1)
+        threadNumber.value = 7
+        #expect(slots.value.owner == 7)  // a new value, from the initial-value closure
+        #expect(lifetimes.created == 3)
+        barrier.wait()  // B
+        joinThread(other)
+        slots.reset()
+        #expect(slots.values.isEmpty)
+        #expect(lifetimes.live == 0)
+        threadNumber.value = -1
+    }
+
     /// Deinitializing the tracked thread-local releases every running
     /// thread's value, on the deinitializing thread, exactly once.
     @Test func deinitReleasesEveryRunningThreadsValue() {
