@@ -105,12 +105,13 @@ SWIFT
 typecheck -warnings-as-errors "$work/spellings_ok.swift"
 echo "spellings_ok.swift: the overloads that name the right API do not capture correct code"
 
-expect_errors tracked_async_use.swift 2 "unavailable from asynchronous contexts; the thread can change at every await; use it in a synchronous function, or TaskLocal for task context" <<'SWIFT'
+expect_errors tracked_async_use.swift 3 "unavailable from asynchronous contexts; the thread can change at every await; use it in a synchronous function, or TaskLocal for task context" <<'SWIFT'
 import ThreadLocals
 final class Stats: Sendable {}
 let stats = TrackedThreadLocal { Stats() }
 func read() async -> Stats { stats.value }
 func visit() async -> Bool { stats.withValue { _ in true } }
+func drop() async { stats.reset() }
 SWIFT
 
 cat >"$work/async_ok.swift" <<'SWIFT'
