@@ -102,7 +102,7 @@ for part in "${parts[@]}"; do
 done
 if [[ -n $save ]]; then
     if [[ " ${parts[*]} " == *" benchmarks "* ]]; then python3 "$scripts/results.py" chart; fi
-    # summary.md, the tables in Benchmarks/README.md and the README's headline
+    # The tables in Benchmarks/README.md and the README's headline
     # figures, each between its markers (CI step 57-figures checks them).
     python3 "$scripts/results.py" readmes
 fi
