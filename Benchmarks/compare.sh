@@ -38,7 +38,7 @@ EOF
 parts=(benchmarks store-after-take) save= args=()
 while [[ $# -gt 0 ]]; do
     case $1 in
-    --only) IFS=, read -ra parts <<<"$2" && shift ;;
+    --only) IFS=, read -ra parts <<<"${2:?--only needs PART[,PART...]}" && shift ;;
     --save) save=1 ;;
     --list) parts_help && exit 0 ;;
     *) args+=("$1") ;;
