@@ -4,9 +4,9 @@
 // Benchmarks of swift-thread-local against every other way a Swift program
 // gets per-thread state. Release builds only:
 //
-//   bash Benchmarks/compare.sh        # the side-by-side comparison (one table)
-//   bash Benchmarks/instructions.sh   # instructions per operation (callgrind)
-//   swift run -c release --package-path Benchmarks AggregateScaling   # the aggregates' scaling
+//   bash Benchmarks/compare.sh                        # the side-by-side comparison
+//   bash Benchmarks/compare.sh --only instructions    # instructions per operation (callgrind)
+//   bash Benchmarks/compare.sh --only scaling         # the aggregates' scaling (AggregateScaling)
 //
 // A nested package, so that the library's own dependency graph stays empty:
 // package-benchmark and swift-nio are dependencies of this package only.

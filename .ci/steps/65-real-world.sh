@@ -11,5 +11,5 @@ package=Benchmarks/RealWorld
 bash .ci/install-tools.sh wrk curl
 
 swift build -c release --package-path $package
-bash Benchmarks/server-load.sh --smoke
+bash Benchmarks/compare.sh --only server --smoke
 "$(swift build -c release --package-path $package --show-bin-path)/MetricsBenchmark" --smoke

@@ -3,8 +3,8 @@
 //
 // Per-thread caches and counters with real server components, measured under load:
 //
-//   bash Benchmarks/server-load.sh            # HTTP server variants under wrk (release build)
-//   swift run -c release --package-path Benchmarks/RealWorld MetricsBenchmark
+//   bash Benchmarks/compare.sh --only server    # HTTP server variants under wrk (release build)
+//   bash Benchmarks/compare.sh --only metrics   # the swift-metrics backend
 //
 // A nested package, so that the library's own dependency graph stays empty:
 // swift-nio, swift-metrics and swift-prometheus are dependencies of this package only.

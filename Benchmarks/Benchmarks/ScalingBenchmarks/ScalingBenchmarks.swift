@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Per-thread counters across 1, 2 and 4 threads.
+// Across 1, 2 and 4 threads.
 //
-// What is measured: N increments of one logical counter, split evenly over T
-// new threads, per increment (wall time of the whole sample / N, thread start
+// S rows, one counter: N increments of one logical counter, split evenly over
+// T new threads, per increment (wall time of the whole sample / N, thread start
 // and exit included). N is large enough (tens of milliseconds of work) that
 // the scheduler has spread the threads over the cores long before they end,
 // and that starting threads is a small part of a sample. Three ways:
@@ -12,6 +12,13 @@
 // - Mutex<Int>: every increment takes one shared lock.
 // The per-thread counter should get cheaper per increment with more threads
 // (up to the number of cores); the shared ones should not.
+//
+// P rows, per-thread time: T new threads wait at a barrier, then each runs the
+// same hot loop of HotLoops (n operations) and times it; a sample is the
+// threads' mean time, per operation. A path that takes no shared lock is flat
+// from 1 to 2 threads on 2 cores, like its pthread-key counterpart (with more
+// threads than cores, each thread also waits its turn: compare with the
+// pthread-key row of the same thread count).
 
 import Benchmark
 import BenchmarkSupport
@@ -20,6 +27,12 @@ import CRawTLS
 import HotLoops
 import Synchronization
 import ThreadLocals
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 let counter = ThreadLocal<Int> { 0 }
 
@@ -42,7 +55,50 @@ func scaling(_ name: String, operations: Int, _ body: @escaping @Sendable (Int) 
     )
 }
 
+let fixtures = Fixtures()
+
+/// The hot loops that the P rows run on 1, 2 and 4 threads: each path of the
+/// C API and of ThreadLocal that has a pthread-key counterpart, and the
+/// counterparts (results.py pairs them); with operations per thread for a loop
+/// of 10 to 40 ms, long enough that the threads run side by side rather than
+/// one after another in their time slices.
+let perThreadLoops: [(label: String, operations: Int)] = [
+    ("ctl_get_i64", 1 << 25), ("ctl_set_i64 + ctl_take", 1 << 21), ("ThreadLocal<Int> read", 1 << 25),
+    ("ThreadLocal<Int> value &+= 1", 1 << 25), ("ThreadLocal<Class> read", 1 << 25),
+    ("ThreadLocal<Int> value = x; reset()", 1 << 19), ("ThreadLocal<Int> take(); value = v", 1 << 19),
+    ("pthread key + Int pointer read", 1 << 23), ("pthread key + Int pointer &+= 1", 1 << 23),
+    ("pthread key + Unmanaged read, guaranteed ref", 1 << 23), ("pthread key set + get + clear", 1 << 21),
+]
+let perThreadCases = perThreadLoops.map { loop in (hotCases.first { $0.label == loop.label }!, loop.operations) }
+
+/// `hotCase` on `threads` threads at once: their mean nanoseconds.
+func perThreadNanoseconds(_ hotCase: HotCase, threads: Int, _ n: Int) -> Int {
+    let arrived = Atomic<Int>(0)
+    let total = Atomic<Int>(0)
+    onNewThreads(threads) { _ in
+        fixtures.prepareCurrentThread()
+        arrived.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        while arrived.load(ordering: .sequentiallyConsistent) < threads { sched_yield() }
+        total.wrappingAdd(nanoseconds { blackHole(hotCase.run(fixtures, n)) }, ordering: .relaxed)
+    }
+    return total.load(ordering: .relaxed) / threads
+}
+
 let benchmarks: @Sendable () -> Void = {
+    for (hotCase, operations) in perThreadCases {
+        for threads in [1, 2, 4] {
+            perOperation(
+                "P \(hotCase.label), \(threads) threads",
+                operations: operations,
+                timedInside: true,
+                maxDuration: .milliseconds(300),
+                maxIterations: 20,
+                warmupIterations: 1
+            ) { n in
+                perThreadNanoseconds(hotCase, threads: threads, n)
+            }
+        }
+    }
     for threads in [1, 2, 4] {
         scaling("S ThreadLocal<Int> per-thread counter, \(threads) threads", operations: 1 << 26) { n in
             let shared = Shared()

@@ -86,11 +86,22 @@ public final class Fixtures: @unchecked Sendable {
     public let fillers: [ThreadLocal<Int>]
     public let threadLocalIntOutOfLine: ThreadLocal<Int>
     private let prepared = ThreadLocal<Bool> { false }
+    /// The store-after-take rows' own slot, variable and key: their loops
+    /// leave the thread without a value, which the other rows need.
+    public let storeSlot: ctl_slot
+    public let storeInt = ThreadLocal<Int> { 0 }
+    /// Holds an integer (as a pointer's bits) per thread; no destructor.
+    public let storeKey: pthread_key_t
 
     public init() {
         var slot = ctl_slot()
         precondition(ctl_slot_create(&slot, nil, nil) == 0, "ctl_slot_create failed")
         self.slot = slot
+        precondition(ctl_slot_create(&slot, nil, nil) == 0, "ctl_slot_create failed")
+        storeSlot = slot
+        var storeKey = pthread_key_t()
+        precondition(pthread_key_create(&storeKey, nil) == 0, "pthread_key_create failed")
+        self.storeKey = storeKey
         fillers = (0..<Int(CTL_LANE_COUNT)).map { _ in ThreadLocal<Int> { 0 } }
         threadLocalIntOutOfLine = ThreadLocal<Int> { 0 }
         var key = pthread_key_t()
@@ -217,6 +228,21 @@ public func slotPointerIncrement(_ slot: ctl_slot, _ n: Int) -> Int {
     return Int(ctl_get_i64(slot))
 }
 
+/// A store into an empty entry, then a take: the C pair of the "set a
+/// context, clear it after" and "take, put back" patterns.
+@inline(never)
+public func slotStoreTake(_ slot: ctl_slot, _ n: Int) -> Int {
+    var sum = 0
+    for i in 0..<n {
+        _ = ctl_set_i64(slot, Int64(i))
+        var taken = ctl_value()
+        _ = ctl_take(slot, &taken)
+        sum &+= Int(taken.i64)
+        rtls_barrier()
+    }
+    return sum
+}
+
 // MARK: - 3. ThreadLocal
 
 @inline(never)
@@ -267,6 +293,28 @@ public func threadLocalIntWithValue(_ counter: ThreadLocal<Int>, _ n: Int) -> In
         rtls_barrier()
     }
     return counter.value
+}
+
+/// Set a context for a job, clear it after.
+@inline(never)
+public func threadLocalIntSetReset(_ local: ThreadLocal<Int>, _ n: Int) -> Int {
+    for i in 0..<n {
+        local.value = i
+        local.reset()
+        rtls_barrier()
+    }
+    return n
+}
+
+/// Take the value, put it back (per-thread pools and scratch buffers).
+@inline(never)
+public func threadLocalIntTakeStore(_ local: ThreadLocal<Int>, _ n: Int) -> Int {
+    for _ in 0..<n {
+        let v = local.take()
+        local.value = (v ?? 0) &+ 1
+        rtls_barrier()
+    }
+    return local.value
 }
 
 @inline(never)
@@ -398,6 +446,19 @@ public func pthreadKeyIntIncrement(_ key: pthread_key_t, _ n: Int) -> Int {
     return pthread_getspecific(key).unsafelyUnwrapped.assumingMemoryBound(to: Int.self).pointee
 }
 
+/// The store-after-take pair on a pthread key: set, get, clear.
+@inline(never)
+public func pthreadKeySetGetClear(_ key: pthread_key_t, _ n: Int) -> Int {
+    var sum = 0
+    for i in 0..<n {
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: i | 1))
+        sum &+= Int(bitPattern: pthread_getspecific(key))
+        pthread_setspecific(key, nil)
+        rtls_barrier()
+    }
+    return sum
+}
+
 // MARK: - 5. swift-nio's ThreadSpecificVariable
 //
 // As NIO users write it: `currentValue` is its only accessor.
@@ -499,7 +560,8 @@ public enum Size {
 }
 
 /// One hot single-thread case: a loop above, run by the wall-clock benchmarks
-/// (ThreadLocalBenchmarks) and counted by callgrind (InstructionCounts).
+/// (ThreadLocalBenchmarks; some on 1, 2 and 4 threads in ScalingBenchmarks)
+/// and counted by callgrind (InstructionCounts).
 public struct HotCase: Sendable {
     /// The row of the comparison: 1 raw `__thread`, 2 the C slot API,
     /// 3 `ThreadLocal`, 4 a pthread key, 5 swift-nio, 6 Foundation, 7 TaskLocal,
@@ -540,6 +602,7 @@ public let hotCases: [HotCase] = [
     HotCase(2, "ctl_get_i64", "slotRead", Size.fast) { slotRead($0.slot, $1) },
     HotCase(2, "ctl_set_i64(ctl_get_i64 &+ 1)", "slotIncrement", Size.fast) { slotIncrement($0.slot, $1) },
     HotCase(2, "ctl_value_pointer &+= 1", "slotPointerIncrement", Size.fast) { slotPointerIncrement($0.slot, $1) },
+    HotCase(2, "ctl_set_i64 + ctl_take", "slotStoreTake", Size.medium) { slotStoreTake($0.storeSlot, $1) },
     // 3. ThreadLocal.
     HotCase(3, "ThreadLocal<Int> read", "threadLocalIntRead", Size.fast) { threadLocalIntRead($0.threadLocalInt, $1) },
     HotCase(3, "ThreadLocal<Int> value += 1", "threadLocalIntIncrement", Size.fast) {
@@ -553,6 +616,12 @@ public let hotCases: [HotCase] = [
     },
     HotCase(3, "ThreadLocal<Int> read, slot beyond inline lanes", "threadLocalIntReadOutOfLine", Size.fast) {
         threadLocalIntReadOutOfLine($0.threadLocalIntOutOfLine, $1)
+    },
+    HotCase(3, "ThreadLocal<Int> value = x; reset()", "threadLocalIntSetReset", Size.medium) {
+        threadLocalIntSetReset($0.storeInt, $1)
+    },
+    HotCase(3, "ThreadLocal<Int> take(); value = v", "threadLocalIntTakeStore", Size.medium) {
+        threadLocalIntTakeStore($0.storeInt, $1)
     },
     HotCase(3, "ThreadLocal<Class> read", "threadLocalClassRead", Size.fast) {
         threadLocalClassRead($0.threadLocalClass, $1)
@@ -588,6 +657,9 @@ public let hotCases: [HotCase] = [
     },
     HotCase(4, "pthread key + Unmanaged count &+= 1, unretained", "pthreadKeyIncrement", Size.medium) {
         pthreadKeyIncrement($0.pthreadKey, $1)
+    },
+    HotCase(4, "pthread key set + get + clear", "pthreadKeySetGetClear", Size.medium) {
+        pthreadKeySetGetClear($0.storeKey, $1)
     },
     // 5. swift-nio's ThreadSpecificVariable.
     HotCase(5, "NIO ThreadSpecificVariable read", "nioRead", Size.medium) { nioRead($0.nioVariable, $1) },

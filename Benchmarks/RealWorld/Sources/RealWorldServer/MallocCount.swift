@@ -6,8 +6,8 @@
 #endif
 
 /// The process's allocation count, when the server runs with the malloc counter
-/// preloaded (`LD_PRELOAD=.../malloc-count.so`, built by `Benchmarks/server-load.sh`
-/// from `Scripts/malloc-count.c`): it counts every call of malloc, calloc, realloc,
+/// preloaded (`LD_PRELOAD=.../malloc-count.so`, built by `Benchmarks/Scripts/server-load.sh`
+/// from `Benchmarks/Scripts/malloc_count.c`): it counts every call of malloc, calloc, realloc,
 /// posix_memalign, aligned_alloc and memalign in per-thread cells.
 enum MallocCount {
     private typealias Total = @convention(c) () -> UInt64

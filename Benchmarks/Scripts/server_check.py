@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Checks one /items response of the RealWorld server.
 
-    python3 check_response.py BODY HEADERS REFERENCE_BODY
+    python3 Benchmarks/Scripts/server_check.py BODY HEADERS REFERENCE_BODY
 
 The body is the catalog that `/items?user=Ada%20Lovelace&n=8` asks for; its ETag is the
 FNV-1a hash of the body; and it is byte for byte the reference body (another variant's)

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # Load test of the RealWorld server's four variants (Benchmarks/RealWorld): where the
 # JSONEncoder, DateFormatter and scratch buffer of each request come from
-# (threadlocal, per-request, mutex, nio-tsv). Same run, interleaved, repeated:
+# (threadlocal, per-request, mutex, nio-tsv). Same run, interleaved, repeated. The
+# `server` part of compare.sh:
 #
-#   bash Benchmarks/server-load.sh            # 2 rounds x 4 variants x 10 s, then writes
-#                                             # Benchmarks/RealWorld/Results/server.{md,svg}
-#   bash Benchmarks/server-load.sh --smoke    # a few seconds: every variant answers
-#                                             # correctly and the table prints (CI)
+#   bash Benchmarks/compare.sh --only server [--save]   # 2 rounds x 4 variants x 10 s; --save
+#                                                       # writes Benchmarks/Results/server.{md,svg}
+#   bash Benchmarks/compare.sh --only server --smoke    # a few seconds: every variant answers
+#                                                       # correctly and the table prints (CI)
 #
 # Options: --rounds N, --duration SECONDS, --connections N, --threads N (wrk's),
 # --no-pin (do not pin the server to CPU 0 and wrk to CPU 1), --out DIR, --name NAME
@@ -15,16 +16,16 @@
 #
 # Loopback only (127.0.0.1, a port the kernel picks). wrk and curl are installed if
 # missing (.ci/install-tools.sh). Allocations are counted in the server by a preloaded malloc counter
-# (RealWorld/Scripts/malloc-count.c), read through /stats before and after each run.
+# (Scripts/malloc_count.c), read through /stats before and after each run.
 set -euo pipefail
 trap 'echo "error: $0 failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-cd "$(dirname "$0")/.."
-package=Benchmarks/RealWorld
+cd "$(dirname "$0")/../.."
+package=Benchmarks/RealWorld scripts=Benchmarks/Scripts
 
-rounds=2 duration=10 connections=32 threads=2 pin=1 smoke=0 out=$package/Results name=server
+rounds=2 duration=10 connections=32 threads=2 pin=1 smoke=0 out= name=server
 while [[ $# -gt 0 ]]; do
     case $1 in
-    --smoke) smoke=1 rounds=1 duration=1 connections=8 out= ;;
+    --smoke) smoke=1 rounds=1 duration=1 connections=8 ;;
     --rounds) rounds=$2 && shift ;;
     --duration) duration=$2 && shift ;;
     --connections) connections=$2 && shift ;;
@@ -55,7 +56,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-cc -O2 -Wall -shared -fPIC -o "$work/malloc-count.so" $package/Scripts/malloc-count.c
+cc -O2 -Wall -shared -fPIC -o "$work/malloc-count.so" $scripts/malloc_count.c
 
 server_cpu=() client_cpu=()
 if ((pin)) && [[ $(nproc) -ge 2 ]]; then
@@ -101,7 +102,7 @@ for round in $(seq "$rounds"); do
         # Correctness: the body is the catalog asked for, byte for byte the same in every
         # variant but for generatedAt, and the ETag is its FNV-1a hash.
         curl -sf -D "$work/headers" -o "$work/body-$variant.json" "http://127.0.0.1:$port$query"
-        python3 $package/Scripts/check_response.py "$work/body-$variant.json" "$work/headers" \
+        python3 $scripts/server_check.py "$work/body-$variant.json" "$work/headers" \
             "$work/body-${variants[0]}.json"
         # Warm-up (unmeasured): threads create their per-thread objects, caches fill.
         "${client_cpu[@]}" wrk -t"$threads" -c"$connections" -d1s "http://127.0.0.1:$port$query" >/dev/null
@@ -138,7 +139,7 @@ done
 
 setup="$rounds round(s) x ${#variants[@]} variants x $duration s, wrk -t$threads -c$connections, $(nproc) CPUs shared by server and wrk"
 if [[ ${#server_cpu[@]} -gt 0 ]]; then setup+=", server pinned to CPU 0 and wrk to CPU 1"; fi
-python3 $package/Scripts/report.py "$work/raw.txt" --setup "$setup" ${out:+--out "$out" --name "$name"}
+python3 $scripts/server_report.py "$work/raw.txt" --setup "$setup" ${out:+--out "$out" --name "$name"}
 if ((smoke)); then
     # Every variant served requests, and none failed. Kits made (over the whole server's
     # life): one per thread at most with threadlocal and nio-tsv (fewer than 64 threads),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A malloc counter to preload into the server (LD_PRELOAD), glibc only:
 //
-//     cc -O2 -shared -fPIC -o malloc-count.so malloc-count.c
+//     cc -O2 -shared -fPIC -o malloc-count.so malloc_count.c
 //
 // Counts every call of malloc, calloc, realloc, posix_memalign, aligned_alloc and
 // memalign, then hands it to glibc's own allocator (__libc_*), so free() needs no

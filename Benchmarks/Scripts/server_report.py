@@ -3,7 +3,7 @@
 DIR/server.md and DIR/server.svg (a bar chart written as plain SVG; --name sets the
 file names).
 
-    python3 report.py RAW --setup TEXT [--out DIR] [--name NAME]
+    python3 Benchmarks/Scripts/server_report.py RAW --setup TEXT [--out DIR] [--name NAME]
 
 RAW has one line per run: variant round requests_per_s p50 p99 requests mallocs
 non2xx socket_errors load1 kits (seconds for the latencies; kits: RequestKits the
