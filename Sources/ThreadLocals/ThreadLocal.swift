@@ -311,6 +311,7 @@ public final class ThreadLocal<Value> {
         message:
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
+    @inlinable
     public func reset() {
         if let value = _take() { _ = consume value }
     }
@@ -336,6 +337,7 @@ public final class ThreadLocal<Value> {
         message:
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
+    @inlinable
     public func take() -> Value? {
         Self._flattened(_take())
     }
@@ -363,6 +365,7 @@ public final class ThreadLocal<Value> {
         message:
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
+    @inlinable
     public func exchange(_ newValue: Value) -> Value? {
         defer { _fixLifetime(self) }
         return Self._flattened(_exchange(newValue))
@@ -403,7 +406,9 @@ public final class ThreadLocal<Value> {
 
     /// Removes the calling thread's value and returns it, or nil if it has
     /// none (both levels kept, for the restore of `withBinding`).
-    @usableFromInline
+    /// Inlinable, so that it is specialised for the caller's `Value`: for a
+    /// value stored in the slot itself it is the C call and a few moves.
+    @inlinable
     internal func _take() -> Value? {
         defer { _fixLifetime(self) }
         guard let word = ctl_value_pointer(_slot) else { return nil }
@@ -495,7 +500,7 @@ public final class ThreadLocal<Value> {
     }
 
     /// A slot word holding `value`: its bits, or a +1 reference to a new box.
-    @usableFromInline
+    @inlinable
     internal static func _encode(_ value: Value) -> ctl_value {
         var word = ctl_value()
         if _isUnboxed {
@@ -508,7 +513,7 @@ public final class ThreadLocal<Value> {
 
     /// The value in a word made by `_encode` that was removed from its slot;
     /// consumes the word (releases its box).
-    @usableFromInline
+    @inlinable
     internal static func _decode(_ word: ctl_value) -> Value {
         if _isUnboxed {
             return withUnsafeBytes(of: word) { $0.load(as: Value.self) }
@@ -517,7 +522,7 @@ public final class ThreadLocal<Value> {
     }
 
     /// Destroys a word made by `_encode` that is not (or no longer) in a slot.
-    @usableFromInline
+    @inlinable
     internal static func _destroy(_ word: ctl_value) {
         if !_isUnboxed {
             _Box<Value>._release(word)
@@ -582,8 +587,9 @@ public final class ThreadLocal<Value> {
     }
 
     /// Stores `newValue` as the calling thread's value when the thread has
-    /// none.
-    @usableFromInline
+    /// none. Specialised for the caller's `Value` (inlinable), but kept out of
+    /// line so that the inlined setter stays small.
+    @inlinable
     @inline(never)
     internal func _store(_ newValue: Value) {
         let word = Self._encode(newValue)
