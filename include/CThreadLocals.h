@@ -300,9 +300,9 @@ CTL__ALWAYS_INLINE ctl_value ctl_get(ctl_slot slot, ctl_value fallback);
 ///   an empty entry (the thread's first store in the slot, or one after
 ///   `ctl_take`) is a call that takes no lock, except the thread's very
 ///   first store in any slot, which registers the thread under the store's
-///   mutex. On x86_64 glibc a `ctl_set` + `ctl_take` pair costs about as
-///   much as a pthread key's set, get and clear, and stays flat with threads
-///   (`bash Benchmarks/compare.sh`).
+///   mutex. On x86_64 glibc a `ctl_set` + `ctl_take` pair takes no more
+///   time than a pthread key's set, get and clear, at 1, 2 or 4 threads
+///   (`bash Benchmarks/compare.sh --only store-after-take`).
 /// - Signal safety: async-signal-safe when the thread holds a value in the
 ///   slot.
 CTL__ALWAYS_INLINE bool ctl_set(ctl_slot slot, ctl_value value);
