@@ -138,22 +138,21 @@ DECLARATION = re.compile(
 CONTINUATION = re.compile(r"^(?:\.|else\b|catch\b|where\b|[-+*/%=<>!&|^?:]+\s)")
 
 
+CLOSERS = {"comment": "*/", "string": '"""'}
+
+
 def depth_change(line, state):
     """The change of bracket depth over a line of Swift; state carries an open
     block comment or multi-line string into the next line."""
     depth, i = 0, 0
     while i < len(line):
-        if state["comment"]:
-            end = line.find("*/", i)
+        open_kind = next((k for k in ("comment", "string") if state[k]), None)
+        if open_kind:
+            closer = CLOSERS[open_kind]
+            end = line.find(closer, i)
             if end < 0:
                 return depth
-            state["comment"], i = False, end + 2
-            continue
-        if state["string"]:
-            end = line.find('"""', i)
-            if end < 0:
-                return depth
-            state["string"], i = False, end + 3
+            state[open_kind], i = False, end + len(closer)
             continue
         c = line[i]
         if line.startswith("//", i):

@@ -11,29 +11,13 @@
 // Usage: dlclose_main <library>
 #include "check.h"
 
-#include <dlfcn.h>
-
-typedef struct library {
-    void *handle;
-    int (*create)(ctl_slot *, ctl_destructor, void *);
-    int (*destroy)(ctl_slot);
-    bool (*set)(ctl_slot, uintptr_t);
-    uintptr_t (*get)(ctl_slot);
-} library;
+#include "dl_copy.h"
 
 static const char *path;
 
-static library load(void) {
-    library l = {.handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)};
-    if (l.handle == NULL) fprintf(stderr, "dlopen: %s\n", dlerror());
-    REQUIRE(l.handle != NULL);
-    *(void **)&l.create = dlsym(l.handle, "ctl_slot_create");
-    *(void **)&l.destroy = dlsym(l.handle, "ctl_slot_destroy");
-    *(void **)&l.set = dlsym(l.handle, "dl_set");
-    *(void **)&l.get = dlsym(l.handle, "dl_get");
-    REQUIRE(l.create && l.destroy && l.set && l.get);
-    return l;
-}
+typedef dl_copy library;
+
+static library load(void) { return dl_copy_load(path, RTLD_NOW | RTLD_LOCAL); }
 
 static atomic_int destroyed;
 

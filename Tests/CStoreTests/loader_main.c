@@ -15,29 +15,11 @@
 // Usage: loader_main CASE <library copy 0> <library copy 1> <plugin>
 #include "check.h"
 
-#include <dlfcn.h>
+#include "dl_copy.h"
 
-typedef struct copy {
-    void *handle;
-    int (*create)(ctl_slot *, ctl_destructor, void *);
-    int (*destroy)(ctl_slot);
-    bool (*set)(ctl_slot, uintptr_t);
-    uintptr_t (*get)(ctl_slot);
-    bool (*has)(ctl_slot);
-} copy;
+typedef dl_copy copy;
 
-static copy load(const char *path, int flags) {
-    copy c = {.handle = dlopen(path, flags)};
-    if (c.handle == NULL) fprintf(stderr, "dlopen: %s\n", dlerror());
-    REQUIRE(c.handle != NULL);
-    *(void **)&c.create = dlsym(c.handle, "ctl_slot_create");
-    *(void **)&c.destroy = dlsym(c.handle, "ctl_slot_destroy");
-    *(void **)&c.set = dlsym(c.handle, "dl_set");
-    *(void **)&c.get = dlsym(c.handle, "dl_get");
-    *(void **)&c.has = dlsym(c.handle, "dl_has");
-    REQUIRE(c.create && c.destroy && c.set && c.get && c.has);
-    return c;
-}
+static copy load(const char *path, int flags) { return dl_copy_load(path, flags); }
 
 static ctl_slot create_in(copy c) {
     ctl_slot slot;
