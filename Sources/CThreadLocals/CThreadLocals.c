@@ -558,31 +558,42 @@ static void pin_object(void) {
         (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
-// The process-level set-up, once, when the object containing the store is
-// loaded: every call into the loader the store makes happens here, while the
-// loader runs this object's constructors (so never later: not in a forked
-// child, whose copy of the loader's lock may be held, and not during a
-// `dlclose`). The fork handlers are registered before any thread can use the
-// store, so they run after those of every library loaded later (prepare
-// handlers run in the reverse order of registration). A first call into the
-// store made before the constructor ran (by another object's constructor)
-// runs the set-up itself.
+// The process-level set-up, when the object containing the store is loaded:
+// every call into the loader the store makes happens in its constructor,
+// while the loader runs it (so never later: not in a forked child, whose copy
+// of the loader's lock may be held, and not during a `dlclose`). The fork
+// handlers are registered before any thread can use the store, so they run
+// after those of every library loaded later (prepare handlers run in the
+// reverse order of registration).
+//
+// A first call into the store made before its constructor ran (by another
+// object's constructor, earlier in the loader's order) runs `load` itself,
+// but does not pin: `dlopen` of an object whose constructors have not run
+// yet would run them inside it, and the constructor would wait for the
+// `pthread_once` its own thread is in. The constructor pins when it runs,
+// which the loader does before the program (or the `dlopen` that loads the
+// object) goes on.
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void) {
     choose_fences();
     store.exit_key_error = pthread_key_create(&store.exit_key, thread_exit);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    pin_object();
 }
 
-#if defined(__APPLE__)
-__attribute__((constructor)) static void store_load(void) { pthread_once(&load_once, load); }
-#else
 // Priority 101, the first one available: before the object's own C++
 // constructors and default-priority constructors, which may use the store.
-__attribute__((constructor(101))) static void store_load(void) { pthread_once(&load_once, load); }
+// (Mach-O has no priorities.)
+#if defined(__APPLE__)
+#define AT_LOAD __attribute__((constructor))
+#else
+#define AT_LOAD __attribute__((constructor(101)))
 #endif
+
+AT_LOAD static void store_load(void) {
+    pthread_once(&load_once, load);
+    pin_object();
+}
 
 // ---------------------------------------------------------------------------
 // Public functions

@@ -13,7 +13,9 @@
 # - loader_main.c: two copies loaded RTLD_LOCAL and RTLD_GLOBAL in both
 #   orders, dlclose of a plugin that needs the library (needs_store_plugin.c)
 #   and makes the store's first calls in its destructor, and a copy loaded
-#   while the process is out of pthread keys.
+#   while the process is out of pthread keys;
+# - early_ctor_main.c: another library's constructor makes the first calls,
+#   before the store's own constructor ran (early_ctor_lib.c).
 # Prints how many copies loaded and "N passed, M failed". CC, CFLAGS, STORE_C and
 # STORE_INCLUDE as in run.sh.
 set -uo pipefail
@@ -36,7 +38,10 @@ if ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$store_c" "$
     ! program first_use_main -rdynamic -L "$work" -lctlstore -Wl,-rpath,"$work" ||
     ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -pthread "$here/needs_store_plugin.c" \
         -o "$work/needs_store_plugin.so" -L "$work" -lctlstore -Wl,-rpath,"$work" ||
-    ! program loader_main; then
+    ! program loader_main ||
+    ! $cc "${cflags[@]}" -shared -fPIC -I "$store_include" -I "$here" -pthread "$here/early_ctor_lib.c" \
+        -o "$work/libearly.so" ||
+    ! program early_ctor_main -L "$work" -lctlstore -learly -Wl,-rpath,"$work"; then
     echo "FAIL  dlopen (does not build)"
     echo "0 passed, 1 failed"
     exit 1
@@ -64,6 +69,7 @@ check "two copies destroying each other's slots at exit" \
     "$work/dlopen_cross" "$work/libctlstore_0.so" "$work/libctlstore_1.so"
 check "dlclose" "$work/dlclose_main" "$work/libctlstore.so"
 check "first use inside dlopen" "$work/first_use_main" "$work/first_use_plugin.so"
+check "first calls from another library's constructor" "$work/early_ctor_main"
 for case in global-later global-first dlclose-needed keys-exhausted; do
     check "loader: $case" "$work/loader_main" "$case" "$work/libctlstore_0.so" "$work/libctlstore_1.so" \
         "$work/needs_store_plugin.so"
