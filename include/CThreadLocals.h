@@ -102,7 +102,9 @@ typedef struct ctl_slot {
 /// - Must: return (leaving by `pthread_exit`, `longjmp` or an exception leaves
 ///   the store inconsistent); stay mapped, with its context valid, while a
 ///   thread that holds a value may still exit (see "Loading and unloading").
-/// - Runs with the store's mutex released and thread cancellation disabled:
+/// - Runs with the store's mutex released and thread cancellation disabled
+///   (deferred cancellation; asynchronous cancellation of a thread inside any
+///   function of the store is undefined, as for most of the C library):
 ///   a cancellation point inside it does not act; a request made meanwhile
 ///   acts at the thread's next cancellation point after the store returns.
 typedef void (*ctl_destructor)(ctl_value value, void *CTL_NULLABLE context);
@@ -166,7 +168,10 @@ bool ctl_slot_is_live(ctl_slot slot);
 // of destructors that each store a value (in any slot, also a slot created on
 // the way) ends at exit, whatever its length up to `CTL_EXIT_SWEEPS` links,
 // as with C++ `thread_local` and Rust; and each slot's destructor runs at
-// most `CTL_EXIT_SWEEPS` times at one exit, which bounds the exit's work.
+// most `CTL_EXIT_SWEEPS` times in each round of the C library's thread-exit
+// destructors (`PTHREAD_DESTRUCTOR_ITERATIONS`: 4 with glibc; a new round for
+// the store comes only from another library's key destructor storing a
+// value), which bounds the exit's work.
 // Two kinds of value outlive the thread, and are destroyed when their slot is
 // destroyed (otherwise never, where pthread keys leak them):
 //
@@ -180,8 +185,8 @@ bool ctl_slot_is_live(ctl_slot slot);
 //   block, which stays registered (`ctl_stats.registered_threads`) until the
 //   process ends.
 
-/// The most sweeps an exiting thread makes over its values (see "Thread
-/// exit"): each slot's destructor runs at most this many times at one exit.
+/// The most sweeps an exiting thread makes over its values in one round of
+/// the C library's key destructors (see "Thread exit").
 #define CTL_EXIT_SWEEPS 1024
 
 // ---------------------------------------------------------------------------
@@ -230,9 +235,14 @@ bool ctl_slot_is_live(ctl_slot slot);
 //    whatever order: on ELF, the store's definitions have protected
 //    visibility, so calls from code linked into the same object (the inline
 //    accessors included) bind within that copy; a handle is meaningful only
-//    to the copy that created it. Each copy takes 8 bytes of static TLS and
-//    one pthread key; with glibc's default settings the static TLS area
-//    holds about 200 copies.
+//    to the copy that created it. Code in another object that uses a copy
+//    (a plugin linked against the store's shared library) binds to it as any
+//    ELF code binds to a library: if a second copy may later be loaded with
+//    `RTLD_GLOBAL`, link that object with `-Wl,-z,now` (or load it with
+//    `RTLD_NOW`), so that its calls are bound before the second copy can
+//    take them. Each copy takes 8 bytes of static TLS and one pthread key;
+//    with glibc's default settings the static TLS area holds about 200
+//    copies.
 // 4. Destructors in other libraries. A destructor whose code is in a library
 //    that is later unloaded, other than the one that contains the store, is
 //    the caller's to keep loaded while a thread that holds a value may still
@@ -261,7 +271,10 @@ bool ctl_slot_is_live(ctl_slot slot);
 // puts into an empty entry (`ctl_set`, `ctl_finish_initialization`) is there
 // for the handler completely or not at all, and a handler's write is never
 // lost to a `ctl_take` or thread exit it interrupts (the taken value
-// includes it, or the handler finds no value).
+// includes it, or the handler finds no value). One exception: a store into
+// an empty entry that races a destroy of its slot (see `ctl_slot_destroy`)
+// and fails may have been seen by a handler meanwhile, as a value of the
+// dying slot; what the handler wrote into it is dropped with it.
 //
 // Within a value the handler has what any C object gives it: a word-sized
 // value (`ptr`, `uword`) is read and written whole on every target; on 32-bit
@@ -414,6 +427,14 @@ ctl_stats ctl_get_stats(void);
 // compiling to use the compiler's default model instead, for a C library that
 // refuses initial-exec TLS in libraries loaded with `dlopen`. Darwin ignores
 // the model.
+//
+// On Linux, a store into an empty entry and a destroy of its slot agree
+// through `membarrier(2)` (registered when the store is loaded; see "How it
+// works"), so that the store needs no locked instruction. A process that
+// forbids `membarrier` after the store has loaded (a seccomp filter installed
+// later) makes its next destroy with other registered threads stop the
+// program with a message. Define `CTL_FULL_FENCES` when compiling to use full
+// fences on both sides instead, as on systems without `membarrier`.
 
 #if defined(__cplusplus)
 }

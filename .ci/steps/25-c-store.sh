@@ -6,7 +6,7 @@
 # (run-dlopen.sh: many copies, dlclose, first use inside dlopen).
 #
 # Configurations: x86_64 glibc (cc), also with full fences instead of
-# membarrier (CTL__FULL_FENCES); clang ThreadSanitizer; clang
+# membarrier (CTL_FULL_FENCES); clang ThreadSanitizer; clang
 # AddressSanitizer (leak detection on); musl (musl-gcc -static); i386 (-m32);
 # aarch64 glibc, cross-compiled with clang and run under qemu-user. The
 # sanitizer and emulator runs use the programs' smaller sizes (CTL_TEST_SMALL=1).
@@ -61,7 +61,7 @@ run() {
 
 run "x86_64 glibc" CC=cc
 run "x86_64 glibc, full fences on both sides of the store/destroy handshake (no membarrier)" CC=cc \
-    CFLAGS=-DCTL__FULL_FENCES
+    CFLAGS=-DCTL_FULL_FENCES
 run "ThreadSanitizer" CC="$clang" CFLAGS="$tsan_flags" CTL_TEST_SMALL=1 \
     TSAN_OPTIONS="halt_on_error=1 die_after_fork=0 ${TSAN_OPTIONS:-}"
 run "AddressSanitizer" CC="$clang" CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g -O1" CTL_TEST_SMALL=1 \

@@ -432,7 +432,7 @@ static entry_ref grow_entry(ctl__thread_block *t, uint32_t index) {
 // makes every running thread of the process execute a full barrier before it
 // returns, which orders each store's tag write and re-check as a full fence
 // there would. Elsewhere both are full fences (and where tests define
-// CTL__FULL_FENCES). Decided once, at load time.
+// CTL_FULL_FENCES). Decided once, at load time.
 static bool asymmetric_fences;
 
 INLINE void store_fence(void) {
@@ -445,7 +445,10 @@ static void destroy_fence(void) {
 #if defined(SYS_membarrier)
     if (asymmetric_fences && syscall(SYS_membarrier, membarrier_private_expedited, 0, 0) != 0) {
         // Never, once registered: without it a store could be lost.
-        fputs("CThreadLocals: membarrier failed after registration\n", stderr);
+        fputs("CThreadLocals: membarrier(2) failed after the store registered for it at load time (a seccomp "
+              "filter installed later?); a store could be lost. Build the store with CTL_FULL_FENCES to use full "
+              "fences instead\n",
+              stderr);
         abort();
     }
 #endif
@@ -454,7 +457,7 @@ static void destroy_fence(void) {
 // Also called in a forked child (its only thread is the forking one, so no
 // store is in its handshake): the registration need not carry over.
 static void choose_fences(void) {
-#if defined(SYS_membarrier) && !defined(CTL__FULL_FENCES)
+#if defined(SYS_membarrier) && !defined(CTL_FULL_FENCES)
     int commands = (int)syscall(SYS_membarrier, membarrier_query, 0, 0);
     asymmetric_fences = commands > 0 && (commands & membarrier_private_expedited) &&
                         syscall(SYS_membarrier, membarrier_register_private_expedited, 0, 0) == 0;

@@ -12,6 +12,12 @@
 //    re-checking (the destroy takes the value; the store returns true).
 // 2. Many rounds, each started by a barrier so that the store and the
 //    destroy's pass overlap anywhere.
+// 3. The initialiser stores its value itself (ctl_set over its own mark)
+//    while the destroy drops the mark, the two threads handing over only
+//    through relaxed atomics, so that nothing but the store orders them:
+//    under ThreadSanitizer, the owner's read of its tag and the destroy's
+//    compare-and-swap must not be a data race (the fast path reads tags
+//    atomically).
 #include "check.h"
 
 enum { rounds = 20000, workers = 2 };
@@ -113,7 +119,56 @@ static void run_scenario(int point, bool initialization) {
     tally_free(&t);
 }
 
+// Part 3.
+static atomic_int phase;
+static atomic_uint mark_lane, mark_generation, mark_index;
+static tally mark_destroyed;
+static atomic_int mark_stored;
+
+static void *initialise_and_store(void *arg) {
+    int rounds_ = *(int *)arg;
+    ctl_slot keep = make_slot(NULL, NULL);
+    CHECK(ctl_set_uword(keep, 1));  // registered before the races
+    for (int r = 0; r < rounds_; r++) {
+        while (atomic_load_explicit(&phase, memory_order_relaxed) != 2 * r + 1) {
+        }
+        ctl_slot s = {atomic_load_explicit(&mark_lane, memory_order_relaxed),
+                      atomic_load_explicit(&mark_generation, memory_order_relaxed),
+                      atomic_load_explicit(&mark_index, memory_order_relaxed)};
+        int begun = ctl_begin_initialization(s);
+        CHECK(begun == CTL_OK || begun == CTL_EINVAL);
+        atomic_store_explicit(&phase, 2 * r + 2, memory_order_relaxed);
+        for (volatile int spin = 0; spin < (r % 50) * 20; spin++) {
+        }
+        if (ctl_set_uword(s, (uintptr_t)r)) atomic_fetch_add(&mark_stored, 1);
+    }
+    CHECK(ctl_take(keep, NULL));
+    CHECK_EQ(ctl_slot_destroy(keep), CTL_OK);
+    return NULL;
+}
+
+static void run_mark_races(int n) {
+    tally_init(&mark_destroyed, n);
+    pthread_t thread = start_thread(initialise_and_store, &n);
+    for (int r = 0; r < n; r++) {
+        ctl_slot s = make_slot(count_value, &mark_destroyed);
+        atomic_store_explicit(&mark_lane, s.ctl__lane, memory_order_relaxed);
+        atomic_store_explicit(&mark_generation, s.generation, memory_order_relaxed);
+        atomic_store_explicit(&mark_index, s.index, memory_order_relaxed);
+        atomic_store_explicit(&phase, 2 * r + 1, memory_order_relaxed);
+        while (atomic_load_explicit(&phase, memory_order_relaxed) != 2 * r + 2) {
+        }
+        CHECK_EQ(ctl_slot_destroy(s), CTL_OK);
+    }
+    join_thread(thread);
+    // Every value the initialiser stored was destroyed by its slot's destroy
+    // (once), and no other.
+    CHECK_EQ(atomic_load(&mark_destroyed.total), atomic_load(&mark_stored));
+    tally_free(&mark_destroyed);
+}
+
 int main(void) {
+    run_mark_races(small_mode() ? 50 : 200);
     for (int point = 0; point <= 1; point++) {
         run_scenario(point, false);
         run_scenario(point, true);
