@@ -1,19 +1,40 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A Promela model of the slot store's lock protocol (CThreadLocals.c): slot
- * create and destroy, a thread's registration on its first store, ctl_take
- * (which empties the entry), thread exit as libc drives it through the
- * store's pthread key, values left at exit in their slots'
- * lists, re-entrant destructors, and fork(). Checked exhaustively with spin;
- * see README.md and run.sh.
+ * A Promela model of the slot store's protocol (CThreadLocals.c): slot
+ * create and destroy, a thread's registration on its first store, stores
+ * into an empty entry and lazy initialisation without the mutex (the
+ * publish / fence / re-check handshake with destroy), ctl_take (which
+ * empties the entry), thread exit as libc drives it through the store's
+ * pthread key, values left at exit in their slots' lists, re-entrant
+ * destructors, and fork(). Checked exhaustively with spin; see README.md and
+ * run.sh.
  *
  * What is modelled
- * - One mutex. Every critical section is one `atomic` step: no critical
- *   section of the protocol blocks or waits while holding the mutex, so
- *   running it as one indivisible step has the same interleavings of what
- *   others can observe. Nothing waits for another thread: destroy returns
- *   while exiting threads' destructor calls of its slot are in flight (the
- *   number drains). The older waits (BUG_* switches below) are blocking
+ * - One mutex, taken by slot create and destroy, registration, thread exit
+ *   and fork. Every critical section is one `atomic` step guarded by MUTEX
+ *   (no critical section blocks or waits while holding the mutex, so running
+ *   it as one indivisible step has the same interleavings of what others can
+ *   observe), except destroy's first one, which spans two steps: the
+ *   liveness write, then the walk, with `walker` saying that the mutex is
+ *   held in between; steps without the mutex (a thread's own stores, takes
+ *   and initialisation) may run there.
+ * - Sequential consistency: spin explores interleavings of atomic steps, so
+ *   every step sees every earlier one. The handshake needs exactly that
+ *   between its four accesses (destroy: liveness word := 0, then read tags;
+ *   store: tag := generation, then read the liveness word); the code gets it
+ *   from sequentially consistent atomics and full fences on both sides.
+ *   Weaker orderings are not explored. Each step of the handshake is its own
+ *   step here: between a store's liveness check and its publish, between the
+ *   publish and the re-check, and between destroy's liveness write and its
+ *   walk, any other thread may run. The walk itself is one step: a store
+ *   touches only its own thread's entry, which the walk visits once, so
+ *   visits of other blocks commute with it.
+ * - Liveness words (live[s]): the generation while the slot is LIVE, else 0;
+ *   written by create (under the mutex) and by destroy (0, first thing, under
+ *   the mutex), read without the mutex.
+ * - Nothing waits for another thread: destroy returns while exiting threads'
+ *   destructor calls of its slot are in flight (the number drains). The
+ *   older waits (BUG_* switches below) are blocking
  *   guards outside the mutex; a wait that never ends is a deadlock (an
  *   invalid end state), the model's picture of a poll that spins forever.
  * - Copies of the store (COPIES): slot number s belongs to copy COPY(s).
@@ -29,24 +50,39 @@
  * - Slot numbers 0..NS-1 with a generation each (1..MAXGEN); a number whose
  *   generation would pass MAXGEN is retired. The free list is the set of
  *   numbers in state FREE, reused lowest first.
- * - Blocks: thread t has block t, of NS entries. An entry's tag is 0 (empty)
- *   or g (a value of generation g; the value is a value id 1..NV). cur[t] says
+ * - Blocks: thread t has block t, of NS entries. An entry's tag is 0 (empty),
+ *   g (a value of generation g; the value is a value id 1..NV) or g | INIT
+ *   (an initialisation mark). cur[t] says
  *   whether the thread's TLS pointer names its block, which is then linked
  *   into the list of blocks, or the shared empty block. A store on the empty
  *   block registers: the block is linked, the TLS pointer set, and the
  *   store's key set (armed). A freed block is empty and unlinked, so a later
  *   registration of the same thread uses block t again.
- * - Stores: pick a slot number and use its current generation. An entry
- *   holding a value is taken instead (ctl_take: the entry is emptied and the
- *   value goes back to its caller, taken[v]); an empty entry is filled under
- *   the mutex if the slot is live (ctl__set_slow), registering first if need
- *   be, and the store is refused otherwise; a store after a take is such a
- *   store. ctl_take runs without the mutex and is one step here: the only
- *   other writer of the entry is a destroy of its slot, and the contract
- *   forbids using a slot concurrently with its destruction, which is what a
- *   take split by the destroy's pass would be. At the granularity of one
- *   step the model still lets a take fall between a destroy's mark and its
- *   pass (the malloc fallback): the pass then finds the entry empty.
+ * - Stores: pick a slot number and use its current generation (the handle).
+ *   An entry holding a value is taken instead (ctl_take: the entry is emptied
+ *   and the value goes back to its caller, taken[v]). A store into an empty
+ *   entry (ctl__set_slow; a store after a take is one) takes no mutex but to
+ *   register: (1) the liveness word is the handle's generation, else false;
+ *   (2) publish: the value, then the tag; (3) re-check the liveness word:
+ *   still the generation: true; else compare-and-swap the tag back to
+ *   empty: success: false, the value stays the caller's (taken[v]);
+ *   failure: a destroy's walk took the value: true. The walk (and the
+ *   destroy's fallback passes) change a tag only by compare-and-swap from
+ *   their generation's value or mark to empty, and never touch another
+ *   generation's tag: a store racing an earlier destroy of the number takes
+ *   its own tag back at its re-check. ctl_take runs without the mutex and is
+ *   one step here: the only other writer of the entry is a destroy of its
+ *   slot, and the contract forbids using a slot concurrently with its
+ *   destruction (but for the racing store above), which is what a take split
+ *   by the destroy's pass would be. At the granularity of one step the model
+ *   still lets a take fall between a destroy's mark and its pass (the malloc
+ *   fallback): the pass then finds the entry empty.
+ * - Lazy initialisation (LAZY, a top-level operation): begin (liveness
+ *   check; mark; re-check, taking the mark back by compare-and-swap if the
+ *   slot died), the initializer, then finish (value, then compare-and-swap
+ *   of the mark to the generation, failing if a destroy dropped the mark;
+ *   then the store's re-check) or cancel (compare-and-swap of the mark to
+ *   empty). A destroy's walk drops its generation's marks.
  * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
  *   runs while a key is set, and calls the destructor of each set key,
  *   clearing it first. The store's key destructor (thread_exit) is never
@@ -106,11 +142,19 @@
  *   destroyed), except values a fork child dropped with their thread.
  * - Nothing leaked: a value is left only for a live or dying slot, a destroy
  *   leaves no value of its slot in the list and no entry of its slot in any
- *   block, and at the end every list is empty (but for the fork child's gap
- *   above).
+ *   block (but for one that a racing store takes back itself, below), and
+ *   at the end every list and every block is empty (but for the fork
+ *   child's gap above).
  * - No stale handle match: a new generation on a number was never used on it
  *   before, so a handle of a destroyed slot never matches a later slot's
- *   entry; and, as above, a destroy leaves no entry of its slot behind.
+ *   entry; and, as above, a destroy leaves no entry of its slot behind,
+ *   except one that a store or initialisation of its owner has published
+ *   and not re-checked yet, whose generation the liveness word no longer
+ *   holds: the owner's re-check takes it back before the owner does
+ *   anything else, and no other thread reads the entry (finish_destroy).
+ *   At the end no entry is left at all.
+ * - A store that returns false leaves its value with the caller (never taken
+ *   by a destroy), and one whose value a destroy took returns true.
  * - In-flight counts never go negative.
  * - The free list never holds a live or in-flight number: a number is freed
  *   only when its destroy is done and its in-flight count is 0, and create
@@ -139,17 +183,20 @@
  *   chunk allocation only makes a store fail, which the model covers by
  *   stores that do nothing; a left list that cannot grow drops the value
  *   (documented), which the model does not explore.
- * - Memory ordering and the lock-free fast paths (get/set of a value the
- *   thread holds, signal handlers): the model is sequentially consistent and
- *   only models what happens under the mutex, ctl_take as one step, and
- *   unlocked destructor runs.
+ * - Memory orderings weaker than sequential consistency (see above), and the
+ *   fast paths (get/set of a value the thread holds, signal handlers).
+ * - A store or initialisation that fails its first liveness check or has no
+ *   value id left does not register here (the code registers first; a
+ *   registered block without values changes nothing checked).
+ * - The chunk directory's growth without the mutex: entries are one flat
+ *   array here.
  * - The mutex itself: critical sections are atomic steps, so a mutex bug
  *   (re-initialising a held mutex in the fork child, say) is out of reach.
  * - Fairness: the protocol has no wait left; spin checks safety.
- * - Value overwrite and begin/finish/cancel initialisation: they change one
- *   entry of the caller's own block, under the mutex or only while it is
- *   the caller's (like a store or a take); the exit sweep and destroy's pass
- *   clear an initialisation mark without running a destructor.
+ * - Value overwrite (inline, the caller's own entry holding its value), a
+ *   nested begin (CTL_EBUSY), an initializer that stores into its own slot,
+ *   and an initialisation left open at thread exit (the sweep clears marks).
+ *   Lazy initialisation is a top-level operation only, checked with LAZY.
  * - The 64 inline lanes and the chunk directory: one flat array of entries.
  * - Handles: operations use the current generation of a number; stale
  *   handles are covered by the generation check at create (a stale handle's
@@ -205,6 +252,30 @@
  *   copies a value without clearing its entry). A destroy between the two
  *   takes the value from the still linked block and again from the list:
  *   destroyed twice. Yes, with SWEEPS=1.
+ * The lock-free store (issue 22):
+ * - BUG_RESERVED: the withdrawn design of commit 7e105be: ctl_take left a
+ *   reserved tag (generation | RES), and a store into a reserved entry
+ *   refilled it without the mutex and without any liveness check (the tag
+ *   "proved" the slot live); destroy's pass cleared reserved entries. A
+ *   store that checked the tag before the pass and refills it after: the
+ *   value stays in the dead slot's entry and is never destroyed. Yes, with
+ *   the default bounds: the thread stores, takes, and its other key's
+ *   exit-time destructor stores again while an exit-time destructor of the
+ *   other thread destroys the slot (finish_destroy finds the entry).
+ * - BUG_NORECHECK: no re-check after the publish (the liveness word read only
+ *   before it). A destroy between the check and the publish leaves the
+ *   value behind. Yes (finish_destroy finds the entry).
+ * - BUG_PLAIN_CLEAR: the re-check finds the slot dying and clears the tag
+ *   with a plain store instead of a compare-and-swap, returning false. If
+ *   the walk took the value already, it is destroyed and also handed back
+ *   to the caller. Yes (caller_keeps finds it held by the destroyer).
+ * - BUG_WALK_CLEAR: destroy's walk clears a tag of another generation of its
+ *   number (as 7e105be's pass cleared every tag it did not take). A store
+ *   that published a value of generation 1 after that generation's walk
+ *   and has not re-checked yet loses it to generation 2's destroy, and its
+ *   re-check, whose compare-and-swap fails, returns true: the value is
+ *   never destroyed. Yes, with one number destroyed, created and destroyed
+ *   again meanwhile (NS=1, OPS=3: the re-check's assertion).
  */
 
 #ifndef NT
