@@ -17,7 +17,6 @@ bash "$here/../../.ci/install-tools.sh" spin || {
     exit 1
 }
 
-
 # pan is compiled with cc (the run is faster), or, for a check that expects
 # an error (its run stops early), with clang if it is there (it compiles
 # three times faster): the Swift toolchain's, or the system's.
