@@ -137,6 +137,10 @@ check lazy ok -DLAZY=1 -DOTHERKEY=0
 # first generation waits for its re-check (the walk must leave its tag, as
 # bug-walk-clear shows).
 check reuse ok -DNS=1 -DOPS=3 -DREENTER=0 -DOTHERKEY=0 -DTAKE=0
+# One slot number, with two operations and another library's key: a
+# thread stores, takes, and stores again from its other key's exit-time
+# destructor while the other thread destroys the slot (bug-reserved).
+check take-restore ok -DNS=1
 
 # Each probe marks a situation the checks above must actually reach.
 check reach-leftover 'assertion violated \(reach!=1\)' -DREACH=1 -DOPS=1 -DROUNDS=2
@@ -185,7 +189,7 @@ check bug-leave-split 'assertion violated \(\(destroyed\[[a-z]+\]==1\)' -DBUG_LE
 # The lock-free store: the withdrawn design of 7e105be (a reserved entry
 # refilled without the mutex and without a check), and the handshake with a
 # step left out or done wrong.
-check bug-reserved "$left_behind" -DBUG_RESERVED
+check bug-reserved "$left_behind" -DBUG_RESERVED -DNS=1
 check bug-norecheck "$left_behind" -DBUG_NORECHECK -DOTHERKEY=0
 check bug-plain-clear 'assertion violated \(\(\(destroyed\[stv\[t\]\]==0\)&&\(holder' -DBUG_PLAIN_CLEAR -DOTHERKEY=0
 check bug-walk-clear 'assertion violated \(\(tag\[.*\]==0\)&&\(\(holder\[stv' -DBUG_WALK_CLEAR -DNS=1 -DOPS=3 -DREENTER=0 -DOTHERKEY=0 -DTAKE=0

@@ -259,9 +259,9 @@
  *   "proved" the slot live); destroy's pass cleared reserved entries. A
  *   store that checked the tag before the pass and refills it after: the
  *   value stays in the dead slot's entry and is never destroyed. Yes, with
- *   the default bounds: the thread stores, takes, and its other key's
- *   exit-time destructor stores again while an exit-time destructor of the
- *   other thread destroys the slot (finish_destroy finds the entry).
+ *   NS=1 (and OPS=2, OTHERKEY): the thread stores, takes, and its other
+ *   key's exit-time destructor stores again while the other thread destroys
+ *   the slot (finish_destroy finds the entry).
  * - BUG_NORECHECK: no re-check after the publish (the liveness word read only
  *   before it). A destroy between the check and the publish leaves the
  *   value behind. Yes (finish_destroy finds the entry).
