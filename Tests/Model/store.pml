@@ -1,19 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A Promela model of the slot store's lock protocol (CThreadLocals.c): slot
- * create and destroy, a thread's registration on its first store, ctl_take
- * (which empties the entry), thread exit as libc drives it through the
- * store's pthread key, values left at exit in their slots'
- * lists, re-entrant destructors, and fork(). Checked exhaustively with spin;
- * see README.md and run.sh.
+ * A Promela model of the slot store's protocol (CThreadLocals.c): slot
+ * create and destroy, a thread's registration on its first store, stores
+ * into an empty entry and lazy initialisation without the mutex (the
+ * publish / fence / re-check handshake with destroy), ctl_take (which
+ * empties the entry), thread exit as libc drives it through the store's
+ * pthread key, values left at exit in their slots' lists, re-entrant
+ * destructors, and fork(). Checked exhaustively with spin; see README.md and
+ * run.sh.
  *
  * What is modelled
- * - One mutex. Every critical section is one `atomic` step: no critical
- *   section of the protocol blocks or waits while holding the mutex, so
- *   running it as one indivisible step has the same interleavings of what
- *   others can observe. Nothing waits for another thread: destroy returns
- *   while exiting threads' destructor calls of its slot are in flight (the
- *   number drains). The older waits (BUG_* switches below) are blocking
+ * - One mutex, taken by slot create and destroy, registration, thread exit
+ *   and fork. Every critical section is one `atomic` step guarded by MUTEX
+ *   (no critical section blocks or waits while holding the mutex, so running
+ *   it as one indivisible step has the same interleavings of what others can
+ *   observe), except destroy's first one, which spans two steps: the
+ *   liveness write, then the walk, with `walker` saying that the mutex is
+ *   held in between; steps without the mutex (a thread's own stores, takes
+ *   and initialisation) may run there.
+ * - Sequential consistency: spin explores interleavings of atomic steps, so
+ *   every step sees every earlier one. The handshake needs exactly that
+ *   between its four accesses (destroy: liveness word := 0, then read tags;
+ *   store: tag := generation, then read the liveness word); the code gets it
+ *   from a fence on each side (full fences, or membarrier's process-wide
+ *   barrier against a compiler barrier on the store's side).
+ *   Weaker orderings are not explored. Each step of the handshake is its own
+ *   step here: between a store's liveness check and its publish, between the
+ *   publish and the re-check, and between destroy's liveness write and its
+ *   walk, any other thread may run. The walk itself is one step: a store
+ *   touches only its own thread's entry, which the walk visits once, so
+ *   visits of other blocks commute with it.
+ * - Liveness words (live[s]): the generation while the slot is LIVE, else 0;
+ *   written by create (under the mutex) and by destroy (0, first thing, under
+ *   the mutex), read without the mutex.
+ * - Nothing waits for another thread: destroy returns while exiting threads'
+ *   destructor calls of its slot are in flight (the number drains). The
+ *   older waits (BUG_* switches below) are blocking
  *   guards outside the mutex; a wait that never ends is a deadlock (an
  *   invalid end state), the model's picture of a poll that spins forever.
  * - Copies of the store (COPIES): slot number s belongs to copy COPY(s).
@@ -29,24 +51,39 @@
  * - Slot numbers 0..NS-1 with a generation each (1..MAXGEN); a number whose
  *   generation would pass MAXGEN is retired. The free list is the set of
  *   numbers in state FREE, reused lowest first.
- * - Blocks: thread t has block t, of NS entries. An entry's tag is 0 (empty)
- *   or g (a value of generation g; the value is a value id 1..NV). cur[t] says
+ * - Blocks: thread t has block t, of NS entries. An entry's tag is 0 (empty),
+ *   g (a value of generation g; the value is a value id 1..NV) or g | INIT
+ *   (an initialisation mark). cur[t] says
  *   whether the thread's TLS pointer names its block, which is then linked
  *   into the list of blocks, or the shared empty block. A store on the empty
  *   block registers: the block is linked, the TLS pointer set, and the
  *   store's key set (armed). A freed block is empty and unlinked, so a later
  *   registration of the same thread uses block t again.
- * - Stores: pick a slot number and use its current generation. An entry
- *   holding a value is taken instead (ctl_take: the entry is emptied and the
- *   value goes back to its caller, taken[v]); an empty entry is filled under
- *   the mutex if the slot is live (ctl__set_slow), registering first if need
- *   be, and the store is refused otherwise; a store after a take is such a
- *   store. ctl_take runs without the mutex and is one step here: the only
- *   other writer of the entry is a destroy of its slot, and the contract
- *   forbids using a slot concurrently with its destruction, which is what a
- *   take split by the destroy's pass would be. At the granularity of one
- *   step the model still lets a take fall between a destroy's mark and its
- *   pass (the malloc fallback): the pass then finds the entry empty.
+ * - Stores: pick a slot number and use its current generation (the handle).
+ *   An entry holding a value is taken instead (ctl_take: the entry is emptied
+ *   and the value goes back to its caller, taken[v]). A store into an empty
+ *   entry (ctl__set_slow; a store after a take is one) takes no mutex but to
+ *   register: (1) the liveness word is the handle's generation, else false;
+ *   (2) publish: the value, then the tag; (3) re-check the liveness word:
+ *   still the generation: true; else compare-and-swap the tag back to
+ *   empty: success: false, the value stays the caller's (taken[v]);
+ *   failure: a destroy's walk took the value: true. The walk (and the
+ *   destroy's fallback passes) change a tag only by compare-and-swap from
+ *   their generation's value or mark to empty, and never touch another
+ *   generation's tag: a store racing an earlier destroy of the number takes
+ *   its own tag back at its re-check. ctl_take runs without the mutex and is
+ *   one step here: the only other writer of the entry is a destroy of its
+ *   slot, and the contract forbids using a slot concurrently with its
+ *   destruction (but for the racing store above), which is what a take split
+ *   by the destroy's pass would be. At the granularity of one step the model
+ *   still lets a take fall between a destroy's mark and its pass (the malloc
+ *   fallback): the pass then finds the entry empty.
+ * - Lazy initialisation (LAZY, a top-level operation): begin (liveness
+ *   check; mark; re-check, taking the mark back by compare-and-swap if the
+ *   slot died), the initializer, then finish (value, then compare-and-swap
+ *   of the mark to the generation, failing if a destroy dropped the mark;
+ *   then the store's re-check) or cancel (compare-and-swap of the mark to
+ *   empty). A destroy's walk drops its generation's marks.
  * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
  *   runs while a key is set, and calls the destructor of each set key,
  *   clearing it first. The store's key destructor (thread_exit) is never
@@ -106,11 +143,19 @@
  *   destroyed), except values a fork child dropped with their thread.
  * - Nothing leaked: a value is left only for a live or dying slot, a destroy
  *   leaves no value of its slot in the list and no entry of its slot in any
- *   block, and at the end every list is empty (but for the fork child's gap
- *   above).
+ *   block (but for one that a racing store takes back itself, below), and
+ *   at the end every list and every block is empty (but for the fork
+ *   child's gap above).
  * - No stale handle match: a new generation on a number was never used on it
  *   before, so a handle of a destroyed slot never matches a later slot's
- *   entry; and, as above, a destroy leaves no entry of its slot behind.
+ *   entry; and, as above, a destroy leaves no entry of its slot behind,
+ *   except one that a store or initialisation of its owner has published
+ *   and not re-checked yet, whose generation the liveness word no longer
+ *   holds: the owner's re-check takes it back before the owner does
+ *   anything else, and no other thread reads the entry (finish_destroy).
+ *   At the end no entry is left at all.
+ * - A store that returns false leaves its value with the caller (never taken
+ *   by a destroy), and one whose value a destroy took returns true.
  * - In-flight counts never go negative.
  * - The free list never holds a live or in-flight number: a number is freed
  *   only when its destroy is done and its in-flight count is 0, and create
@@ -139,17 +184,20 @@
  *   chunk allocation only makes a store fail, which the model covers by
  *   stores that do nothing; a left list that cannot grow drops the value
  *   (documented), which the model does not explore.
- * - Memory ordering and the lock-free fast paths (get/set of a value the
- *   thread holds, signal handlers): the model is sequentially consistent and
- *   only models what happens under the mutex, ctl_take as one step, and
- *   unlocked destructor runs.
+ * - Memory orderings weaker than sequential consistency (see above), and the
+ *   fast paths (get/set of a value the thread holds, signal handlers).
+ * - A store or initialisation that fails its first liveness check or has no
+ *   value id left does not register here (the code registers first; a
+ *   registered block without values changes nothing checked).
+ * - The chunk directory's growth without the mutex: entries are one flat
+ *   array here.
  * - The mutex itself: critical sections are atomic steps, so a mutex bug
  *   (re-initialising a held mutex in the fork child, say) is out of reach.
  * - Fairness: the protocol has no wait left; spin checks safety.
- * - Value overwrite and begin/finish/cancel initialisation: they change one
- *   entry of the caller's own block, under the mutex or only while it is
- *   the caller's (like a store or a take); the exit sweep and destroy's pass
- *   clear an initialisation mark without running a destructor.
+ * - Value overwrite (inline, the caller's own entry holding its value), a
+ *   nested begin (CTL_EBUSY), an initializer that stores into its own slot,
+ *   and an initialisation left open at thread exit (the sweep clears marks).
+ *   Lazy initialisation is a top-level operation only, checked with LAZY.
  * - The 64 inline lanes and the chunk directory: one flat array of entries.
  * - Handles: operations use the current generation of a number; stale
  *   handles are covered by the generation check at create (a stale handle's
@@ -205,6 +253,30 @@
  *   copies a value without clearing its entry). A destroy between the two
  *   takes the value from the still linked block and again from the list:
  *   destroyed twice. Yes, with SWEEPS=1.
+ * The lock-free store (issue 22):
+ * - BUG_RESERVED: the withdrawn design of commit 7e105be: ctl_take left a
+ *   reserved tag (generation | RES), and a store into a reserved entry
+ *   refilled it without the mutex and without any liveness check (the tag
+ *   "proved" the slot live); destroy's pass cleared reserved entries. A
+ *   store that checked the tag before the pass and refills it after: the
+ *   value stays in the dead slot's entry and is never destroyed. Yes, with
+ *   NS=1 (and OPS=2, OTHERKEY): the thread stores, takes, and its other
+ *   key's exit-time destructor stores again while the other thread destroys
+ *   the slot (finish_destroy finds the entry).
+ * - BUG_NORECHECK: no re-check after the publish (the liveness word read only
+ *   before it). A destroy between the check and the publish leaves the
+ *   value behind. Yes (finish_destroy finds the entry).
+ * - BUG_PLAIN_CLEAR: the re-check finds the slot dying and clears the tag
+ *   with a plain store instead of a compare-and-swap, returning false. If
+ *   the walk took the value already, it is destroyed and also handed back
+ *   to the caller. Yes (caller_keeps finds it held by the destroyer).
+ * - BUG_WALK_CLEAR: destroy's walk clears a tag of another generation of its
+ *   number (as 7e105be's pass cleared every tag it did not take). A store
+ *   that published a value of generation 1 after that generation's walk
+ *   and has not re-checked yet loses it to generation 2's destroy, and its
+ *   re-check, whose compare-and-swap fails, returns true: the value is
+ *   never destroyed. Yes, with one number destroyed, created and destroyed
+ *   again meanwhile (NS=1, OPS=3: the re-check's assertion).
  */
 
 #ifndef NT
@@ -245,12 +317,30 @@
 #define NINIT NS /* slots created before the threads start */
 #endif
 
+#ifndef LAZY
+#define LAZY 0 /* lazy initialisation (begin, then finish or cancel) as a top-level operation */
+#endif
+
 #define NB NT /* blocks: block t is thread t's */
 #define E(b, s) ((b) * NS + (s)) /* entry of slot number s in block b */
 #define MINE(t) (t) /* the thread's block (linked while cur[t]) */
 #if MAXGEN > 7
-#error "usedgens holds generations 1..7"
+#error "usedgens holds generations 1..7, and a tag's flags are above them"
 #endif
+
+/* An entry's tag: 0 (empty), a generation g (a value), g | INIT (an
+ * initialisation mark), or (BUG_RESERVED only) g | RES, a reserved entry. */
+#define INIT 8
+#define RES 16
+#define GEN(x) ((x) & 7)
+#define ISVALUE(x) ((x) != 0 && ((x) & (INIT | RES)) == 0)
+
+/* The mutex, for the one critical section that spans two steps: a destroy's
+ * liveness write and its walk (lock-free steps of other threads run in
+ * between). Every other critical section is one atomic step guarded by MUTEX.
+ * A store or an initialisation needs the mutex only to register (MAYREG). */
+#define MUTEX (walker == 0)
+#define MAYREG(t) (cur[t] || walker == 0)
 
 #define FREE 0
 #define LIVE 1
@@ -260,8 +350,10 @@
 
 #define CHECKER NT /* the thread id of the final check */
 
-/* Reachability probes: with -DREACH=n the model must fail at probe n, which
- * shows that the situation it marks is actually explored. */
+/* Reachability probes: with REACH=n in pan's environment the search must stop
+ * at probe n ("assertion violated (reach!=n)"), which shows that the situation it marks is
+ * actually explored. A run-time choice, so that the probes of one
+ * configuration share one compiled pan (run.sh turns -DREACH=n into it). */
 #define R_LEFTOVER 1     /* a value in a block never swept dies at slot destroy */
 #define R_LASTDEC 2      /* the last in-flight decrement frees a destroyed number */
 #define R_EXITDYING 3    /* an exiting thread destroys a value of a dying slot */
@@ -280,19 +372,34 @@
 #define R_LEAVEDYING 16  /* an exiting thread leaves a value of a slot being destroyed */
 #define R_FORKLEFT 17    /* the fork child drops a left value */
 #define R_TAKEDYING 18   /* a take before a destroy's fallback pass reaches the entry */
-#ifdef REACH
-#define REACHED(n) assert(REACH != n)
-#else
-#define REACHED(n) skip
-#endif
+#define R_RECLAIM 19     /* a store's re-check finds its slot dead and takes its value back (false) */
+#define R_TOOK 20        /* a store's re-check finds its slot dead, and the destroy took the value (true) */
+#define R_PENDING 21     /* a destroy finishes while a store's published tag awaits its re-check */
+#define R_STALE 22       /* a store's re-check finds a newer slot on its number: takes back its own tag */
+#define R_OTHERGEN 23    /* a destroy's walk finds another generation's tag and leaves it */
+#define R_INITBACK 24    /* begin_initialization's re-check finds the slot dead: takes its mark back */
+#define R_INITDROP 25    /* finish_initialization finds its mark dropped by a destroy: false */
+#define R_INITTOOK 26    /* a finished initialisation's value is taken by a racing destroy */
+c_code {
+int reach_probe(void)
+{
+    const char *e = getenv("REACH");
+    return e ? atoi(e) : 0;
+}
+}
+/* `reach`, the probe to reach (REACH) or 0, is a local of every process (read
+ * by REACHED): reading a global would keep spin from merging steps. */
+#define REACHED(n) assert(reach != n)
 
 byte sstate[NS];
 byte sgen[NS];
+byte live[NS]; /* the liveness word: the generation while LIVE, else 0; read without the mutex */
+byte walker;   /* thread id + 1 of a destroy between its liveness write and its walk (mutex held) */
 byte inflight[NS];
 byte usedgens[NS]; /* bit g: generation g was handed out on this number */
 byte destroyer[NS]; /* thread id + 1 of the destroy in progress (DYING) */
 
-byte tag[NB * NS]; /* entry (b, s) at E(b, s): 0 or a generation */
+byte tag[NB * NS]; /* entry (b, s) at E(b, s): see INIT above */
 byte val[NB * NS];
 bool cur[NT];   /* the thread's TLS pointer names its (linked) block, not the empty one */
 byte lslot[NV + 1]; /* slot number + 1 whose left list holds the value, or 0 */
@@ -306,12 +413,20 @@ bool taken[NV + 1]; /* ctl_take gave the value back to its thread */
 bool dropped[NV + 1];
 byte holder[NV + 1]; /* thread id + 1 that took the value to destroy it */
 
+/* A thread's store (or lazy initialisation) in progress, without the mutex.
+ * Stores run no destructor, so they never nest: one per thread. Global so
+ * that a fork child can drop the value of a thread that vanished mid-store. */
+byte sts[NT]; /* slot number + 1 */
+byte stg[NT]; /* the handle's generation */
+byte stv[NT]; /* the value */
+bool stp[NT]; /* its tag (value or mark) is published; the re-check is still to come */
+
 byte budget = REENTER;
 byte done;
 bool forked;
 byte forker;
 bool fdone; /* the fork child's thread is done */
-#if REACH == R_TAKESTORE
+#ifdef TOOKGEN
 byte tookgen[NB * NS]; /* probe only: generation of the entry's last ctl_take */
 #endif
 byte sc; /* scratch index of one atomic step; 0 between steps */
@@ -337,7 +452,18 @@ inline finish_destroy(s)
     destroyer[s] = 0;
     c = 0;
     do
-    :: c < NB -> assert(tag[E(c, s)] == 0); c++ /* no entry left behind */
+    :: c < NB ->
+        /* No entry left behind, but one that its owner published (a store's
+         * value or an initialisation's mark, of this or an earlier generation
+         * of the number) and has not re-checked yet: the liveness word is not
+         * its generation, so the re-check takes it back. */
+        assert(tag[E(c, s)] == 0 ||
+               (stp[c] && sts[c] == s + 1 && GEN(tag[E(c, s)]) == stg[c] && live[s] != stg[c]));
+        if
+        :: tag[E(c, s)] != 0 -> REACHED(R_PENDING)
+        :: else
+        fi;
+        c++
     :: else -> c = 0; break
     od;
     do
@@ -369,7 +495,9 @@ inline slot_create()
 #endif
             assert((usedgens[c] & (1 << sgen[c])) == 0); /* no stale handle matches */
             usedgens[c] = usedgens[c] | (1 << sgen[c]);
-            sstate[c] = LIVE
+            sstate[c] = LIVE;
+            assert(live[c] == 0);
+            live[c] = sgen[c] /* release, after the slot's info */
         :: else /* every number live or retired: CTL_ENOMEM */
         fi;
         c = 0
@@ -385,7 +513,7 @@ inline pick_slot()
     od
 }
 
-/* Destroy's take of entry (kb, s) (take_values), which holds a value of the
+/* The final check's take of entry (kb, s), which holds a value of the
  * slot: empty it; `out` = its value. */
 inline take_entry(kb, s, out)
 {
@@ -393,6 +521,37 @@ inline take_entry(kb, s, out)
     out = val[E(kb, s)];
     tag[E(kb, s)] = 0;
     val[E(kb, s)] = 0
+}
+
+/* A destroy's visit of entry (kb, s) (take_values), under the mutex: it
+ * changes a tag only by compare-and-swap from its own generation's tags to
+ * empty, so that it and a racing store never both own a value. A value:
+ * taken (`out`, read after the CAS). This generation's initialisation mark:
+ * dropped. Another generation's tag: left alone, its store takes it back
+ * (BUG_WALK_CLEAR clears it). BUG_RESERVED: a reserved entry is cleared. */
+inline walk_entry(t, kb, s, out)
+{
+    if
+    :: tag[E(kb, s)] == sgen[s] ->
+        assert(cur[kb]);
+        out = val[E(kb, s)];
+        tag[E(kb, s)] = 0;
+        val[E(kb, s)] = 0;
+        holder[out] = t + 1
+    :: tag[E(kb, s)] == (sgen[s] | INIT) -> tag[E(kb, s)] = 0
+#ifdef BUG_RESERVED
+    :: tag[E(kb, s)] == (sgen[s] | RES) -> tag[E(kb, s)] = 0
+#endif
+    :: tag[E(kb, s)] != 0 && GEN(tag[E(kb, s)]) != sgen[s] ->
+        REACHED(R_OTHERGEN);
+#ifdef BUG_WALK_CLEAR
+        tag[E(kb, s)] = 0;
+        val[E(kb, s)] = 0
+#else
+        skip
+#endif
+    :: else
+    fi
 }
 
 /* Destroy's take of slot s's left list: each value moves to the bit set lm. */
@@ -410,58 +569,272 @@ inline take_left(t, s, lm)
     od
 }
 
-/* A store into some slot number c with its current handle:
- * - an entry holding a value: ctl_take instead (the entry is emptied, the
- *   value goes back to its caller), even while a destroy in its fallback
- *   has not reached the entry yet; with TAKE=0, nothing;
- * - an empty entry (also one emptied by a take): filled under the mutex if
- *   the slot is live, else refused; a thread on the empty block registers
- *   first: its block linked, the key set. */
-inline slot_store(t)
+/* The value `v` stays with (or goes back to) its thread: a store that
+ * returned false, or ctl_take. It was never taken by a destroy. */
+inline caller_keeps(v)
+{
+    assert(destroyed[v] == 0 && holder[v] == 0 && !taken[v]);
+    taken[v] = true
+}
+
+/* A thread's registration (its first store ever), under the mutex: its block
+ * linked, the TLS pointer set, the store's key set. */
+inline register_thread(t)
+{
+    if
+    :: !cur[t] ->
+        cur[t] = true;
+        armed[t] = true;
+        if
+        :: rounds > 0 -> REACHED(R_REREGISTER)
+        :: else
+        fi
+    :: else
+    fi
+}
+
+/* A store into some slot number c with its current handle, in up to three
+ * steps. store_first is the first, run in the caller's atomic step (guarded
+ * by MAYREG):
+ * - an entry holding a value: ctl_take instead (one step, no mutex: the
+ *   entry is emptied and the value goes back to its caller), even while a
+ *   destroy in its fallback has not reached the entry yet; with TAKE=0,
+ *   nothing;
+ * - an empty entry (also one emptied by a take): if the liveness word is the
+ *   handle's generation, register if need be (the mutex) and go on with
+ *   store_rest; else refused (false). A store that does nothing new (no
+ *   value ids left) or that is refused does not register here (the code
+ *   registers first; an empty registered block changes nothing checked).
+ * BUG_RESERVED (the design of 7e105be): the take leaves a reserved tag, and
+ * a store into a reserved entry refills it without the mutex and without
+ * looking at the liveness word: the reserved tag proves the slot live. */
+inline store_first(t)
+{
+    pick_slot();
+    if
+    :: TAKE && cur[t] && tag[E(t, c)] == sgen[c] ->
+        assert(sstate[c] == LIVE || sstate[c] == DYING);
+        if
+        :: sstate[c] == DYING -> REACHED(R_TAKEDYING)
+        :: else
+        fi;
+#ifdef TOOKGEN
+        tookgen[E(t, c)] = sgen[c];
+#endif
+        caller_keeps(val[E(t, c)]);
+#ifdef BUG_RESERVED
+        tag[E(t, c)] = sgen[c] | RES;
+#else
+        tag[E(t, c)] = 0;
+#endif
+        val[E(t, c)] = 0
+    :: else ->
+#ifdef TOOKGEN
+        if
+        :: tookgen[E(t, c)] != 0 && tookgen[E(t, c)] == sgen[c] && live[c] != sgen[c] -> REACHED(R_TAKESTORE)
+        :: else
+        fi;
+#endif
+        if
+#ifdef BUG_RESERVED
+        :: cur[t] && tag[E(t, c)] == (sgen[c] | RES) && nv < NV ->
+            nv++;
+            sts[t] = c + 1;
+            stg[t] = sgen[c];
+            stv[t] = nv;
+            reserved = true
+#endif
+        :: live[c] == sgen[c] && tag[E(t, c)] == 0 && nv < NV ->
+            assert(sstate[c] == LIVE);
+            register_thread(t);
+            nv++;
+            sts[t] = c + 1;
+            stg[t] = sgen[c];
+            stv[t] = nv
+        :: else /* dead slot (false), or nothing new to model */
+        fi
+    fi;
+    c = 0
+}
+
+/* The re-check after a publish and a full fence (a store's, or
+ * finish_initialization's): the liveness word still the handle's
+ * generation: stored (true). Otherwise a destroy began: compare-and-swap the
+ * tag from the generation to empty. Success: no destroy took it, the store
+ * fails (false, the value stays the caller's); this is also how a store
+ * racing an earlier destroy of the number takes back its own tag while a
+ * newer slot is live there. Failure: a destroy took the value and destroys
+ * it: the store landed before (true). BUG_PLAIN_CLEAR clears the tag
+ * instead, whatever it holds, and returns false. */
+inline store_recheck(t)
 {
     atomic {
-        pick_slot();
+        stp[t] = false;
         if
-        :: TAKE && cur[t] && tag[E(t, c)] == sgen[c] ->
-            assert(sstate[c] == LIVE || sstate[c] == DYING);
-            assert(!taken[val[E(t, c)]] && destroyed[val[E(t, c)]] == 0 && holder[val[E(t, c)]] == 0);
-            if
-            :: sstate[c] == DYING -> REACHED(R_TAKEDYING)
-            :: else
-            fi;
-#if REACH == R_TAKESTORE
-            tookgen[E(t, c)] = sgen[c];
-#endif
-            taken[val[E(t, c)]] = true;
-            tag[E(t, c)] = 0;
-            val[E(t, c)] = 0
+        :: live[sts[t] - 1] == stg[t] /* true */
         :: else ->
-#if REACH == R_TAKESTORE
+#ifdef BUG_PLAIN_CLEAR
+            tag[E(t, sts[t] - 1)] = 0;
+            val[E(t, sts[t] - 1)] = 0;
+            caller_keeps(stv[t])
+#else
             if
-            :: tookgen[E(t, c)] != 0 && tookgen[E(t, c)] == sgen[c] && sstate[c] != LIVE -> REACHED(R_TAKESTORE)
-            :: else
-            fi;
-#endif
-            if
-            :: sstate[c] == LIVE && tag[E(t, c)] == 0 && nv < NV ->
+            :: tag[E(t, sts[t] - 1)] == stg[t] ->
                 if
-                :: !cur[t] -> /* register: link the block, set the key */
-                    cur[t] = true;
-                    armed[t] = true;
-                    if
-                    :: rounds > 0 -> REACHED(R_REREGISTER)
-                    :: else
-                    fi
+                :: live[sts[t] - 1] != 0 -> REACHED(R_STALE)
+                :: else -> REACHED(R_RECLAIM)
+                fi;
+                tag[E(t, sts[t] - 1)] = 0;
+                val[E(t, sts[t] - 1)] = 0;
+                caller_keeps(stv[t])
+            :: else ->
+                assert(tag[E(t, sts[t] - 1)] == 0 && (holder[stv[t]] != 0 || destroyed[stv[t]] == 1));
+                if
+                :: initing -> REACHED(R_INITTOOK)
+                :: else -> REACHED(R_TOOK)
+                fi
+            fi
+#endif
+        fi;
+        sts[t] = 0;
+        stg[t] = 0;
+        stv[t] = 0
+    }
+}
+
+/* The rest of a store into an empty entry (ctl__set_slow), without the
+ * mutex: publish (the value, then the tag: a compare-and-swap from empty in
+ * the code), a full fence, and the re-check. The fence is implicit: spin
+ * explores sequentially consistent interleavings only. BUG_NORECHECK: no
+ * re-check (the liveness word read only before the publish). */
+inline store_rest(t)
+{
+    if
+    :: sts[t] != 0 ->
+#ifdef BUG_RESERVED
+        if
+        :: reserved ->
+            atomic {
+                val[E(t, sts[t] - 1)] = stv[t];
+                tag[E(t, sts[t] - 1)] = stg[t];
+                sts[t] = 0;
+                stg[t] = 0;
+                stv[t] = 0;
+                reserved = false
+            }
+        :: else ->
+#endif
+        atomic {
+            assert(tag[E(t, sts[t] - 1)] == 0);
+            val[E(t, sts[t] - 1)] = stv[t];
+            tag[E(t, sts[t] - 1)] = stg[t];
+#ifdef BUG_NORECHECK
+            sts[t] = 0;
+            stg[t] = 0;
+            stv[t] = 0
+#else
+            stp[t] = true
+#endif
+        }
+#ifndef BUG_NORECHECK
+        store_recheck(t)
+#endif
+#ifdef BUG_RESERVED
+        fi
+#endif
+    :: else
+    fi
+}
+
+/* Lazy initialisation (LAZY), without the mutex but to register.
+ * init_first: ctl_begin_initialization's first step, in the caller's atomic
+ * step: a value held: CTL_EEXIST; the liveness word not the generation:
+ * CTL_EINVAL; else register if need be and go on with init_rest. (CTL_EBUSY
+ * needs a nested begin: not modelled.) */
+inline init_first(t)
+{
+    pick_slot();
+    if
+    :: cur[t] && tag[E(t, c)] == sgen[c] /* CTL_EEXIST */
+    :: else ->
+        assert(tag[E(t, c)] == 0);
+        if
+        :: live[c] == sgen[c] ->
+            register_thread(t);
+            sts[t] = c + 1;
+            stg[t] = sgen[c]
+        :: else /* CTL_EINVAL */
+        fi
+    fi;
+    c = 0
+}
+
+/* The rest of begin: the mark (a plain store), a full fence, the re-check:
+ * dead: compare-and-swap the mark back to empty, CTL_EINVAL. Then the
+ * initializer runs, and finish or cancel. finish_initialization: write the
+ * value, compare-and-swap the tag from the mark to the generation (fails:
+ * the mark is gone, a destroy dropped it: false, the value stays the
+ * caller's), a full fence, and the store's re-check. cancel_initialization:
+ * compare-and-swap the mark back to empty. */
+inline init_rest(t)
+{
+    if
+    :: sts[t] != 0 ->
+        atomic {
+            tag[E(t, sts[t] - 1)] = stg[t] | INIT;
+            stp[t] = true
+        }
+        atomic {
+            stp[t] = false;
+            if
+            :: live[sts[t] - 1] == stg[t] /* CTL_OK */
+            :: else ->
+                if
+                :: tag[E(t, sts[t] - 1)] == (stg[t] | INIT) -> REACHED(R_INITBACK); tag[E(t, sts[t] - 1)] = 0
                 :: else
                 fi;
-                nv++;
-                tag[E(t, c)] = sgen[c];
-                val[E(t, c)] = nv
-            :: else /* dead slot, or nothing new to model */
+                sts[t] = 0;
+                stg[t] = 0 /* CTL_EINVAL */
             fi
-        fi;
-        c = 0
-    }
+        }
+        if
+        :: sts[t] != 0 ->
+            if
+            :: atomic {
+                    nv < NV ->
+                    nv++;
+                    stv[t] = nv;
+                    if
+                    :: tag[E(t, sts[t] - 1)] == (stg[t] | INIT) ->
+                        val[E(t, sts[t] - 1)] = stv[t];
+                        tag[E(t, sts[t] - 1)] = stg[t];
+                        stp[t] = true;
+                        initing = true
+                    :: else -> /* false */
+                        REACHED(R_INITDROP);
+                        caller_keeps(stv[t]);
+                        sts[t] = 0;
+                        stg[t] = 0;
+                        stv[t] = 0
+                    fi
+                }
+                if
+                :: stp[t] -> store_recheck(t); initing = false
+                :: else
+                fi
+            :: atomic {
+                    if
+                    :: tag[E(t, sts[t] - 1)] == (stg[t] | INIT) -> tag[E(t, sts[t] - 1)] = 0
+                    :: else
+                    fi;
+                    sts[t] = 0;
+                    stg[t] = 0
+                }
+            fi
+        :: else
+        fi
+    :: else
+    fi
 }
 
 /* ---- fork ---- */
@@ -481,13 +854,17 @@ inline fork_op(t)
             forker = t; /* first: `unless` below reads both */
             forked = true;
             /* Every block but the forking thread's own is freed, and every
-             * left list: their values are dropped. */
+             * left list: their values are dropped; so are the values of
+             * stores that other threads were making. */
             c = 0;
             do
             :: c < NB * NS ->
                 if
-                :: c / NS != t && tag[c] != 0 ->
-                    dropped[val[c]] = true;
+                :: c / NS != t ->
+                    if
+                    :: ISVALUE(tag[c]) -> dropped[val[c]] = true
+                    :: else
+                    fi;
                     tag[c] = 0;
                     val[c] = 0
                 :: else
@@ -499,7 +876,17 @@ inline fork_op(t)
             do
             :: c < NT ->
                 if
-                :: c != t -> cur[c] = false; armed[c] = false
+                :: c != t ->
+                    cur[c] = false;
+                    armed[c] = false;
+                    if
+                    :: stv[c] != 0 -> dropped[stv[c]] = true
+                    :: else
+                    fi;
+                    sts[c] = 0;
+                    stg[c] = 0;
+                    stv[c] = 0;
+                    stp[c] = false
                 :: else
                 fi;
                 c++
@@ -573,17 +960,17 @@ inline dtor_leaf(t, v)
     destroyed_event(t, v);
     if
     :: skip
-    :: atomic { budget > 0 -> budget--; slot_store(t) }
-    :: atomic { budget > 0 -> budget--; slot_create() }
+    :: atomic { budget > 0 && MAYREG(t) -> budget--; store_first(t) }; store_rest(t)
+    :: atomic { budget > 0 && MUTEX -> budget--; slot_create() }
 #ifdef FORK
-    :: atomic { budget > 0 && !forked -> budget--; fork_op(t) }
+    :: atomic { budget > 0 && !forked && MUTEX -> budget--; fork_op(t) }
 #endif
     fi
 }
 
 #define DESTROY destroy_leaf
 #define D_CANCEL skip
-#define D_GUARD budget > 0 -> budget--
+#define D_GUARD budget > 0 && MUTEX -> budget--
 #define DTOR dtor_leaf
 #define D_S ls
 #define D_OK lok
@@ -610,18 +997,18 @@ inline dtor_full(t, v)
     destroyed_event(t, v);
     if
     :: skip
-    :: atomic { budget > 0 -> budget--; slot_store(t) }
-    :: atomic { budget > 0 -> budget--; slot_create() }
-    :: destroy_leaf(t) /* its first step: budget > 0 -> budget-- */
+    :: atomic { budget > 0 && MAYREG(t) -> budget--; store_first(t) }; store_rest(t)
+    :: atomic { budget > 0 && MUTEX -> budget--; slot_create() }
+    :: destroy_leaf(t) /* its first step: budget > 0 && MUTEX -> budget-- */
 #ifdef FORK
-    :: atomic { budget > 0 && !forked -> budget--; fork_op(t) }
+    :: atomic { budget > 0 && !forked && MUTEX -> budget--; fork_op(t) }
 #endif
     fi
 }
 
 #define DESTROY destroy_full
 #define D_CANCEL CANCEL_POINT(fok)
-#define D_GUARD ops < OPS -> ops++
+#define D_GUARD ops < OPS && MUTEX -> ops++
 #define DTOR dtor_full
 #define D_S fs
 #define D_OK fok
@@ -649,6 +1036,7 @@ inline dtor_full(t, v)
 inline exit_decrement(t, s)
 {
     atomic {
+        MUTEX;
         ev = 0;
         if
         :: settled[t] -> settled[t] = false /* BUG_*: destroy settled it */
@@ -689,11 +1077,12 @@ inline key_destructor(t)
         /* Old: each sweep takes the whole block (a batch of up to 64) at once, all of it
          * in flight; run the destructors one after another; then decrement. */
         atomic {
+            MUTEX;
             es = 0;
             do
             :: es < NS ->
                 if
-                :: tag[E(MINE(t), es)] != 0 ->
+                :: ISVALUE(tag[E(MINE(t), es)]) ->
                     bv[es] = val[E(MINE(t), es)];
                     bt[es] = true;
                     holder[bv[es]] = t + 1;
@@ -714,6 +1103,7 @@ inline key_destructor(t)
                 running[t] = es + 1;
                 dtor_full(t, bv[es]);
                 atomic {
+                    MUTEX;
                     bv[es] = 0;
                     running[t] = 0;
                     if
@@ -727,6 +1117,7 @@ inline key_destructor(t)
         :: else -> es = 0; break
         od;
         atomic {
+            MUTEX;
             do
             :: es < NS ->
                 if
@@ -748,9 +1139,11 @@ inline key_destructor(t)
         /* es: the sweep's cursor; ev: the value taken, or 255 at the end. */
         do
         :: atomic {
-                /* on to the next value */
+                MUTEX;
+                /* on to the next value; an initialisation mark (or, with
+                 * BUG_RESERVED, a reserved entry) is cleared */
                 do
-                :: es < NS && tag[E(MINE(t), es)] == 0 -> es++
+                :: es < NS && !ISVALUE(tag[E(MINE(t), es)]) -> tag[E(MINE(t), es)] = 0; es++
                 :: else -> break
                 od;
                 if
@@ -802,11 +1195,12 @@ inline key_destructor(t)
     :: atomic { else -> break }
     od;
     atomic {
+        MUTEX;
         sc = 0;
         do
         :: sc < NS ->
             if
-            :: tag[E(MINE(t), sc)] != 0 ->
+            :: ISVALUE(tag[E(MINE(t), sc)]) ->
                 assert(tag[E(MINE(t), sc)] == sgen[sc]);
                 assert(sstate[sc] == LIVE || sstate[sc] == DYING);
                 REACHED(R_LEAVE);
@@ -834,6 +1228,7 @@ inline key_destructor(t)
 #ifdef BUG_LEAVE_SPLIT
     /* The block is unlinked and freed in a later critical section. */
     atomic {
+        MUTEX;
         do
         :: sc < NS -> tag[E(MINE(t), sc)] = 0; val[E(MINE(t), sc)] = 0; sc++
         :: else -> sc = 0; break
@@ -857,12 +1252,12 @@ inline other_key_destructor(t)
 {
     if
     :: skip
-    :: atomic { budget > 0 -> budget--; slot_store(t) }
-    :: atomic { budget > 0 -> budget--; slot_store(t); other = true }
+    :: atomic { budget > 0 && MAYREG(t) -> budget--; store_first(t) }; store_rest(t)
+    :: atomic { budget > 0 && MAYREG(t) -> budget--; store_first(t); other = true }; store_rest(t)
     fi
 }
 
-proctype Thread(byte t)
+proctype Thread(byte t; byte reach)
 {
     byte c, ops, rounds, es, ev, sw;
     bool other, otherfirst, found;
@@ -870,6 +1265,10 @@ proctype Thread(byte t)
     bool lok, lfb, fok, ffb;
     byte llm, flm; /* the left values a destroy took: bit v for value v */
     byte lpend[NB], fpend[NB];
+    bool initing; /* the store being re-checked is a finish_initialization */
+#ifdef BUG_RESERVED
+    bool reserved; /* the store refills a reserved entry */
+#endif
 #ifdef BUG_BATCH
     byte bv[NS];
     bool bt[NS];
@@ -877,13 +1276,16 @@ proctype Thread(byte t)
 
     {
         do
-        :: atomic { ops < OPS -> ops++; slot_store(t) }
-        :: atomic { ops < OPS -> ops++; slot_create() }
-        :: destroy_full(t) /* its first step: ops < OPS -> ops++ */
+        :: atomic { ops < OPS && MAYREG(t) -> ops++; store_first(t) }; store_rest(t)
+        :: atomic { ops < OPS && MUTEX -> ops++; slot_create() }
+        :: destroy_full(t) /* its first step: ops < OPS && MUTEX -> ops++ */
 #ifdef FORK
-        :: atomic { ops < OPS -> ops++; fork_op(t) }
+        :: atomic { ops < OPS && MUTEX -> ops++; fork_op(t) }
 #endif
-        :: else -> break
+#if LAZY
+        :: atomic { ops < OPS && MAYREG(t) -> ops++; init_first(t) }; init_rest(t)
+#endif
+        :: ops >= OPS -> break
         od;
         /* pthread_exit: libc's destructor rounds. Besides the store's key,
          * another library's key may be set; its destructor may store a
@@ -927,8 +1329,9 @@ proctype Thread(byte t)
 }
 
 init {
-    byte c, s, v;
+    byte c, s, v, reach;
     atomic {
+        c_code { Pinit->reach = reach_probe(); };
         s = 0;
         do
         :: s < NINIT -> slot_create(); s++
@@ -936,7 +1339,7 @@ init {
         od;
         c = 0;
         do
-        :: c < NT -> run Thread(c); c++
+        :: c < NT -> run Thread(c, reach); c++
         :: else -> c = 0; break
         od
     }
@@ -952,12 +1355,14 @@ init {
             if
             :: sstate[s] == LIVE ->
                 sstate[s] = DYING;
+                live[s] = 0;
                 destroyer[s] = CHECKER + 1;
                 c = 0;
                 do
                 :: c < NB ->
                     if
-                    :: tag[E(c, s)] != 0 ->
+                    :: tag[E(c, s)] != 0 && !ISVALUE(tag[E(c, s)]) -> tag[E(c, s)] = 0 /* BUG_RESERVED */
+                    :: ISVALUE(tag[E(c, s)]) ->
                         assert(cur[c]);
                         take_entry(c, s, v);
                         REACHED(R_LEFTOVER);
