@@ -794,7 +794,36 @@ CTL_DEFINE bool ctl_take(ctl_slot slot, ctl_value *value) {
 
 // A store into an entry without a value: no lock once the thread is
 // registered (`publish` decides a race with a destroy of the slot).
+static bool set_any(ctl_slot slot, ctl_value value);
+
 CTL_DEFINE bool ctl__set_slow(ctl_slot slot, ctl_value value) {
+    // The common case first, in few registers: a registered thread stores
+    // into an empty lane of a live slot (`publish`, written out for a lane).
+    ctl__thread_block *t = ctl__tls;
+    uint32_t index = slot.index;
+    if (__builtin_expect(index < CTL_LANE_COUNT && slot.ctl__lane == index && t != EMPTY_BLOCK, 1)) {
+        _Atomic uint32_t *words = atomic_load_explicit(&liveness[0], memory_order_acquire);
+        uint32_t *tag = &t->tags[index];
+        if (words != NULL && __atomic_load_n(tag, __ATOMIC_RELAXED) == CTL__TAG_EMPTY &&
+            atomic_load_explicit(&words[index], memory_order_acquire) == slot.generation && slot.generation != 0) {
+            t->values[index] = value;
+            PUBLISH_POINT(0);
+            __atomic_store_n(tag, slot.generation, __ATOMIC_RELEASE);
+            store_fence();
+            PUBLISH_POINT(1);
+            if (__builtin_expect(atomic_load_explicit(&words[index], memory_order_relaxed) == slot.generation, 1))
+                return true;
+            if (!swap_tag((entry_ref){tag, &t->values[index]}, slot.generation, CTL__TAG_EMPTY)) return true;
+            t->values[index].u64 = 0;
+            return false;
+        }
+    }
+    return set_any(slot, value);
+}
+
+// `ctl__set_slow` for every other case: registration, chunks, a mark, a
+// slot not live.
+__attribute__((noinline)) static bool set_any(ctl_slot slot, ctl_value value) {
     if (!live_now(slot)) return false;
     ctl__thread_block *t = own_block();
     entry_ref e = t ? ensure_entry(t, slot.index) : (entry_ref){NULL, NULL};

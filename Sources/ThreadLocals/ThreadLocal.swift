@@ -593,7 +593,9 @@ public final class ThreadLocal<Value> {
     @inline(never)
     internal func _store(_ newValue: Value) {
         let word = Self._encode(newValue)
-        if !ctl_set(_slot, word) {
+        // The thread has no value in the slot (the caller checked): straight
+        // to the C store's path for an empty entry.
+        if !ctl__set_slow(_slot, word) {
             Self._destroy(word)
             _threadLocalFailure("ThreadLocal<\(Value.self)>: out of memory for this thread's storage")
         }

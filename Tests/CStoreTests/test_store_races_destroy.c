@@ -169,10 +169,19 @@ static void run_mark_races(int n) {
 
 int main(void) {
     run_mark_races(small_mode() ? 50 : 200);
+    // Part 1 for a slot in the lanes, then for one in a chunk (the store's
+    // two paths into an empty entry).
     for (int point = 0; point <= 1; point++) {
         run_scenario(point, false);
         run_scenario(point, true);
     }
+    ctl_slot fillers[CTL_LANE_COUNT];
+    for (int i = 0; i < CTL_LANE_COUNT; i++) fillers[i] = make_slot(NULL, NULL);
+    for (int point = 0; point <= 1; point++) {
+        run_scenario(point, false);
+        run_scenario(point, true);
+    }
+    for (int i = 0; i < CTL_LANE_COUNT; i++) CHECK_EQ(ctl_slot_destroy(fillers[i]), CTL_OK);
 
     tally_init(&destroyed, rounds * workers);
     barrier_init(&start, workers + 1);
