@@ -171,6 +171,10 @@ static struct {
     size_t thread_count;
     size_t left_values;  // sum of every slot's left_count
     ctl__thread_block *threads;
+    // Blocks of exited threads kept for reuse (see `keep_or_free`), linked
+    // through `next`.
+    ctl__thread_block *spare_blocks;
+    uint32_t spare_count;
     pthread_key_t exit_key;
     int exit_key_error;  // of the last attempt to create `exit_key`; 0 once it exists
 } store = {
@@ -326,7 +330,7 @@ INLINE ctl_value take_entry(entry_ref e) {
 
 // Frees a block, its chunks and every chunk directory it had: a replaced
 // directory is linked from its successor's unused element 0.
-static void free_block(ctl__thread_block *t) {
+static void free_chunks(ctl__thread_block *t) {
     for (uint32_t c = 1; c < t->chunk_count; c++) free(t->chunks[c]);
     ctl__entry **directory = t->chunks;
     while (directory) {
@@ -334,7 +338,28 @@ static void free_block(ctl__thread_block *t) {
         free(directory);
         directory = replaced;
     }
+    t->chunks = NULL;
+    t->chunk_count = 0;
+}
+
+static void free_block(ctl__thread_block *t) {
+    free_chunks(t);
     free(t);
+}
+
+// Keeps an exited thread's block (its chunks freed) for the next thread to
+// register, up to `spare_capacity` blocks, or frees it: a thread's first store
+// then needs no `malloc` in a process whose threads come and go. Lock held.
+enum { spare_capacity = 64 };
+
+static void keep_or_free(ctl__thread_block *t) {
+    if (store.spare_count < spare_capacity) {
+        t->next = store.spare_blocks;
+        store.spare_blocks = t;
+        store.spare_count++;
+    } else {
+        free(t);
+    }
 }
 
 static void unlink_block(ctl__thread_block *t) {
@@ -367,15 +392,21 @@ static ctl__thread_block *register_thread(void) {
     ctl__thread_block *t = ctl__tls;
     if (t != EMPTY_BLOCK) return t;
     if (store.exit_key_error != 0) return NULL;
-    t = malloc(sizeof *t);
-    if (t == NULL) return NULL;
+    t = store.spare_blocks;
+    if (t != NULL) {
+        store.spare_blocks = t->next;
+        store.spare_count--;
+    } else {
+        t = malloc(sizeof *t);
+        if (t == NULL) return NULL;
+    }
     // Tags empty and no chunks; values are read only where a tag matches.
     memset(t->tags, 0xff, sizeof t->tags);
     t->chunks = NULL;
     t->chunk_count = 0;
     t->running = no_slot;
     if (pthread_setspecific(store.exit_key, t) != 0) {
-        free(t);
+        keep_or_free(t);
         return NULL;
     }
     t->prev = NULL;
@@ -1007,7 +1038,12 @@ static void thread_exit(void *block) {
     atomic_signal_fence(memory_order_seq_cst);
     if (left) leave_values(t);
     unlink_block(t);
+    if (t->chunks != NULL) {  // freed outside the mutex
+        unlock();
+        free_chunks(t);
+        lock();
+    }
+    keep_or_free(t);
     unlock();
-    free_block(t);
     end_uncancellable(cancel_state);
 }
