@@ -305,6 +305,10 @@ INLINE entry_ref entry_in(ctl__thread_block *t, uint32_t index) {
 // Tags are read and written atomically wherever another thread may write
 // them too: a destroy's pass and a racing store both change a tag only by
 // compare-and-swap (`publish`, `take_values`).
+// An initialisation mark (of any generation); the empty tag has the flag set
+// too.
+INLINE bool is_mark(uint32_t tag) { return (tag & CTL__TAG_INITIALIZING) != 0 && tag != CTL__TAG_EMPTY; }
+
 INLINE uint32_t tag_of(entry_ref e) { return __atomic_load_n(e.tag, __ATOMIC_ACQUIRE); }
 
 INLINE bool swap_tag(entry_ref e, uint32_t expected, uint32_t desired) {
@@ -508,10 +512,8 @@ static void choose_fences(void) {
 // compare-and-swap of the tag from the generation to empty, which only one
 // side wins: the destroy (the store counts as made before the destroy took
 // it: true) or this store (false: the value stays the caller's). Only the
-// owner writes the generation into a tag, so publishing needs no
-// compare-and-swap: a destroy that dropped an initialisation mark just
-// before (its compare-and-swap from the mark to empty) ran after its fence,
-// so the re-check here sees the slot dying and empties the tag again.
+// owner writes an entry that holds no value (empty, or its own
+// initialisation mark), so publishing needs no compare-and-swap.
 INLINE bool publish(ctl_slot slot, entry_ref e, uint32_t expected, ctl_value value) {
     if (tag_of(e) != expected) return false;
     *e.value = value;  // no other thread reads it before the tag matches
@@ -695,21 +697,15 @@ static size_t take_values(ctl_slot slot, ctl_value *values, size_t capacity) {
         entry_ref e = entry_in(t, slot.index);
         VISIT();
         if (e.tag == NULL) continue;
-        // Only by compare-and-swap: the owner may be in `publish` right now.
-        // A tag of another generation belongs to a store racing an earlier
-        // destroy of the number, which empties it itself.
-        // A failed compare-and-swap means the owner just published: look
-        // again.
-        for (;;) {
-            uint32_t tag = tag_of(e);
-            if (tag == slot.generation) {
-                if (!swap_tag(e, tag, CTL__TAG_EMPTY)) continue;
-                values[n++] = *e.value;
-                e.value->u64 = 0;
-            } else if (tag == (slot.generation | CTL__TAG_INITIALIZING)) {
-                if (!swap_tag(e, tag, CTL__TAG_EMPTY)) continue;  // a mark that will not finish
-            }
-            break;
+        // Only a published value, and only by compare-and-swap: the owner
+        // may be re-checking right now (`publish`). A tag of another
+        // generation belongs to a store racing an earlier destroy of the
+        // number, which empties it itself; an initialisation mark is the
+        // owner's alone (it reads as empty, and the owner's finish fails or
+        // its exit clears it).
+        if (tag_of(e) == slot.generation && swap_tag(e, slot.generation, CTL__TAG_EMPTY)) {
+            values[n++] = *e.value;
+            e.value->u64 = 0;
         }
     }
     return n;
@@ -860,9 +856,11 @@ __attribute__((noinline)) static bool set_any(ctl_slot slot, ctl_value value) {
     entry_ref e = t ? ensure_entry(t, slot.index) : (entry_ref){NULL, NULL};
     if (e.tag == NULL) return false;
     uint32_t tag = tag_of(e);
-    // The initialiser of the slot's value stored a value itself: it replaces
-    // the mark, and `ctl_finish_initialization` then fails.
-    if (tag == CTL__TAG_EMPTY || tag == (slot.generation | CTL__TAG_INITIALIZING)) return publish(slot, e, tag, value);
+    // An entry without a value: empty, or marked by this thread. A store
+    // replaces the mark, and `ctl_finish_initialization` then fails: the
+    // initialiser stored the value itself (this slot's mark), or the mark
+    // was left by an initialisation of a destroyed slot of the same number.
+    if (tag == CTL__TAG_EMPTY || is_mark(tag)) return publish(slot, e, tag, value);
     if (tag != slot.generation) return false;  // never: a racing store empties its entry before returning
     *e.value = value;
     return true;
@@ -875,14 +873,16 @@ CTL_DEFINE int ctl_begin_initialization(ctl_slot slot) {
     entry_ref e = t ? ensure_entry(t, slot.index) : (entry_ref){NULL, NULL};
     if (e.tag == NULL) return CTL_ENOMEM;
     uint32_t mark = slot.generation | CTL__TAG_INITIALIZING;
-    if (tag_of(e) == mark) return CTL_EBUSY;
-    // The mark is published like a value (see `publish`): a destroy that
-    // began meanwhile either drops it or is seen here.
-    if (tag_of(e) != CTL__TAG_EMPTY) return CTL_EINVAL;  // never: an entry without a value is empty or marked
+    uint32_t tag = tag_of(e);
+    if (tag == mark) return CTL_EBUSY;
+    // Empty, or a mark this thread left for a destroyed slot of the number.
+    if (tag != CTL__TAG_EMPTY && !is_mark(tag)) return CTL_EINVAL;  // never: no value is held here
+    // Only this thread writes marks; the re-check (as in `publish`) turns
+    // away a slot whose destroy began meanwhile.
     __atomic_store_n(e.tag, mark, __ATOMIC_RELEASE);
     store_fence();
     if (live_now(slot)) return CTL_OK;
-    (void)swap_tag(e, mark, CTL__TAG_EMPTY);
+    __atomic_store_n(e.tag, CTL__TAG_EMPTY, __ATOMIC_RELAXED);
     return CTL_EINVAL;
 }
 
@@ -893,7 +893,8 @@ CTL_DEFINE bool ctl_finish_initialization(ctl_slot slot, ctl_value value) {
 
 CTL_DEFINE void ctl_cancel_initialization(ctl_slot slot) {
     entry_ref e = entry_in(ctl__tls, slot.index);
-    if (e.tag) (void)swap_tag(e, slot.generation | CTL__TAG_INITIALIZING, CTL__TAG_EMPTY);
+    if (e.tag && tag_of(e) == (slot.generation | CTL__TAG_INITIALIZING))
+        __atomic_store_n(e.tag, CTL__TAG_EMPTY, __ATOMIC_RELAXED);
 }
 
 #if defined(CTL_TESTING)

@@ -13,11 +13,12 @@
 // 2. Many rounds, each started by a barrier so that the store and the
 //    destroy's pass overlap anywhere.
 // 3. The initialiser stores its value itself (ctl_set over its own mark)
-//    while the destroy drops the mark, the two threads handing over only
-//    through relaxed atomics, so that nothing but the store orders them:
-//    under ThreadSanitizer, the owner's read of its tag and the destroy's
-//    compare-and-swap must not be a data race (the fast path reads tags
-//    atomically).
+//    while the slot is destroyed. Each round's handle reaches the owner
+//    with release/acquire (as any handle a program shares), but the owner
+//    tells the destroying thread to go on with a relaxed store only, so that
+//    nothing but the store orders the race itself: under ThreadSanitizer,
+//    the owner's plain reads of its tag must race with no write (the destroy
+//    never writes a mark, only a value the owner published).
 #include "check.h"
 
 enum { rounds = 20000, workers = 2 };
@@ -130,7 +131,7 @@ static void *initialise_and_store(void *arg) {
     ctl_slot keep = make_slot(NULL, NULL);
     CHECK(ctl_set_uword(keep, 1));  // registered before the races
     for (int r = 0; r < rounds_; r++) {
-        while (atomic_load_explicit(&phase, memory_order_relaxed) != 2 * r + 1) {
+        while (atomic_load_explicit(&phase, memory_order_acquire) != 2 * r + 1) {
         }
         ctl_slot s = {atomic_load_explicit(&mark_lane, memory_order_relaxed),
                       atomic_load_explicit(&mark_generation, memory_order_relaxed),
@@ -155,7 +156,7 @@ static void run_mark_races(int n) {
         atomic_store_explicit(&mark_lane, s.ctl__lane, memory_order_relaxed);
         atomic_store_explicit(&mark_generation, s.generation, memory_order_relaxed);
         atomic_store_explicit(&mark_index, s.index, memory_order_relaxed);
-        atomic_store_explicit(&phase, 2 * r + 1, memory_order_relaxed);
+        atomic_store_explicit(&phase, 2 * r + 1, memory_order_release);
         while (atomic_load_explicit(&phase, memory_order_relaxed) != 2 * r + 2) {
         }
         CHECK_EQ(ctl_slot_destroy(s), CTL_OK);

@@ -167,7 +167,6 @@ check reach-pending 'assertion violated \(reach!=21\)' -DREACH=21 -DOTHERKEY=0
 check reach-stale 'assertion violated \(reach!=22\)' -DREACH=22 -DOTHERKEY=0
 check reach-othergen 'assertion violated \(reach!=23\)' -DREACH=23 -DNS=1 -DOPS=3 -DREENTER=0 -DOTHERKEY=0 -DTAKE=0
 check reach-initback 'assertion violated \(reach!=24\)' -DREACH=24 -DLAZY=1 -DOTHERKEY=0
-check reach-initdrop 'assertion violated \(reach!=25\)' -DREACH=25 -DLAZY=1 -DOTHERKEY=0
 check reach-inittook 'assertion violated \(reach!=26\)' -DREACH=26 -DLAZY=1 -DOTHERKEY=0
 
 # The old protocol's bugs: each must give a counterexample of its kind.

@@ -79,11 +79,11 @@
  *   still lets a take fall between a destroy's mark and its pass (the malloc
  *   fallback): the pass then finds the entry empty.
  * - Lazy initialisation (LAZY, a top-level operation): begin (liveness
- *   check; mark; re-check, taking the mark back by compare-and-swap if the
- *   slot died), the initializer, then finish (value, then compare-and-swap
- *   of the mark to the generation, failing if a destroy dropped the mark;
- *   then the store's re-check) or cancel (compare-and-swap of the mark to
- *   empty). A destroy's walk drops its generation's marks.
+ *   check; mark; re-check, taking the mark back if the slot died), the
+ *   initializer, then finish (value, then the mark replaced by the
+ *   generation; then the store's re-check) or cancel (the mark back to
+ *   empty). Only the owner writes a mark: a destroy's walk leaves marks
+ *   alone, so the owner's plain reads of its tags race with no write.
  * - libc's thread exit: at most ROUNDS rounds (glibc and musl: 4); a round
  *   runs while a key is set, and calls the destructor of each set key,
  *   clearing it first. The store's key destructor (thread_exit) is never
@@ -378,7 +378,7 @@
 #define R_STALE 22       /* a store's re-check finds a newer slot on its number: takes back its own tag */
 #define R_OTHERGEN 23    /* a destroy's walk finds another generation's tag and leaves it */
 #define R_INITBACK 24    /* begin_initialization's re-check finds the slot dead: takes its mark back */
-#define R_INITDROP 25    /* finish_initialization finds its mark dropped by a destroy: false */
+#define R_INITDROP 25    /* finish_initialization finds its mark gone: false (unreachable: only the owner changes its mark, and the model has no initialiser that stores itself) */
 #define R_INITTOOK 26    /* a finished initialisation's value is taken by a racing destroy */
 c_code {
 int reach_probe(void)
@@ -456,9 +456,12 @@ inline finish_destroy(s)
         /* No entry left behind, but one that its owner published (a store's
          * value or an initialisation's mark, of this or an earlier generation
          * of the number) and has not re-checked yet: the liveness word is not
-         * its generation, so the re-check takes it back. */
+         * its generation, so the re-check takes it back; or the owner's
+         * initialisation mark while its initialisation runs (it reads as
+         * empty; finish re-checks, cancel removes it). */
         assert(tag[E(c, s)] == 0 ||
-               (stp[c] && sts[c] == s + 1 && GEN(tag[E(c, s)]) == stg[c] && live[s] != stg[c]));
+               (stp[c] && sts[c] == s + 1 && GEN(tag[E(c, s)]) == stg[c] && live[s] != stg[c]) ||
+               (sts[c] == s + 1 && tag[E(c, s)] == (stg[c] | INIT)));
         if
         :: tag[E(c, s)] != 0 -> REACHED(R_PENDING)
         :: else
@@ -526,8 +529,8 @@ inline take_entry(kb, s, out)
 /* A destroy's visit of entry (kb, s) (take_values), under the mutex: it
  * changes a tag only by compare-and-swap from its own generation's tags to
  * empty, so that it and a racing store never both own a value. A value:
- * taken (`out`, read after the CAS). This generation's initialisation mark:
- * dropped. Another generation's tag: left alone, its store takes it back
+ * taken (`out`, read after the CAS). An initialisation mark: left alone (the
+ * owner's finish re-checks). Another generation's tag: left alone, its store takes it back
  * (BUG_WALK_CLEAR clears it). BUG_RESERVED: a reserved entry is cleared. */
 inline walk_entry(t, kb, s, out)
 {
@@ -538,7 +541,6 @@ inline walk_entry(t, kb, s, out)
         tag[E(kb, s)] = 0;
         val[E(kb, s)] = 0;
         holder[out] = t + 1
-    :: tag[E(kb, s)] == (sgen[s] | INIT) -> tag[E(kb, s)] = 0
 #ifdef BUG_RESERVED
     :: tag[E(kb, s)] == (sgen[s] | RES) -> tag[E(kb, s)] = 0
 #endif
@@ -772,10 +774,10 @@ inline init_first(t)
 /* The rest of begin: the mark (a plain store), a full fence, the re-check:
  * dead: compare-and-swap the mark back to empty, CTL_EINVAL. Then the
  * initializer runs, and finish or cancel. finish_initialization: write the
- * value, compare-and-swap the tag from the mark to the generation (fails:
- * the mark is gone, a destroy dropped it: false, the value stays the
- * caller's), a full fence, and the store's re-check. cancel_initialization:
- * compare-and-swap the mark back to empty. */
+ * value, replace the mark by the generation (the mark gone: false, the
+ * value stays the caller's; only an initialiser that stores itself, not
+ * modelled, removes it), a full fence, and the store's re-check.
+ * cancel_initialization: the mark back to empty. */
 inline init_rest(t)
 {
     if

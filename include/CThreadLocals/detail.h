@@ -86,21 +86,17 @@ typedef struct ctl__thread_block {
 /// the store's mutex, and only the list links or entries of a slot that it is
 /// destroying (which the owner no longer uses, except for a store racing the
 /// destroy, which both sides settle by compare-and-swap on the entry's tag).
+/// Another thread changes a tag only from a generation the owner published
+/// (by compare-and-swap, to empty); initialisation marks only the owner
+/// writes, so the owner's plain reads of its tags here race with no write.
 extern CTL__THREAD_LOCAL ctl__thread_block *ctl__tls CTL__TLS_MODEL;
 
 /// `ctl_set`'s slow path: the thread has no value in the slot yet.
 bool ctl__set_slow(ctl_slot slot, ctl_value value);
 
-/// A tag, read as a relaxed atomic load (the same plain load on every
-/// target): a destroy of the slot may change it concurrently by
-/// compare-and-swap while the owner stores into its empty entry or holds an
-/// initialisation mark (the one race the contract allows).
-#define CTL__TAG(tag) __atomic_load_n(&(tag), __ATOMIC_RELAXED)
-
 CTL__ALWAYS_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot) {
     ctl__thread_block *block = ctl__tls;
-    if (__builtin_expect(CTL__TAG(block->tags[slot.ctl__lane]) == slot.generation, 1))
-        return &block->values[slot.ctl__lane];
+    if (__builtin_expect(block->tags[slot.ctl__lane] == slot.generation, 1)) return &block->values[slot.ctl__lane];
     if (slot.ctl__lane != CTL_LANE_COUNT) return NULL;
     // A slot beyond the lanes: its entry is in a chunk. Inline too, so that
     // the caller keeps its registers (no call).
@@ -109,7 +105,7 @@ CTL__ALWAYS_INLINE ctl_value *CTL_NULLABLE ctl_value_pointer(ctl_slot slot) {
     ctl__entry *CTL_NULLABLE chunk = block->chunks[chunk_index];
     if (chunk == NULL) return NULL;
     ctl__entry *entry = &chunk[slot.index % CTL_LANE_COUNT];
-    return CTL__TAG(entry->tag) == slot.generation ? &entry->value : NULL;
+    return entry->tag == slot.generation ? &entry->value : NULL;
 }
 
 CTL__ALWAYS_INLINE bool ctl_has_value(ctl_slot slot) { return ctl_value_pointer(slot) != NULL; }
