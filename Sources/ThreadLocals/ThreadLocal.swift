@@ -40,6 +40,12 @@ public final class ThreadLocal<Value> {
     @usableFromInline
     internal let _initialValue: @Sendable () -> Value
 
+    /// Whether `Value` is an `Optional`, for `_flattened`: asked of the
+    /// runtime once, here, since the compiler does not answer it for a
+    /// concrete type (it calls the runtime at every use).
+    @usableFromInline
+    internal let _valueIsOptional: Bool
+
     /// Creates a thread-local variable whose value, on each thread, starts as
     /// the result of `initialValue`.
     ///
@@ -57,6 +63,7 @@ public final class ThreadLocal<Value> {
     /// closure; see <doc:ThreadLocalsAndConcurrency#The-initial-value-closure-is-Sendable>.
     public init(_ initialValue: @escaping @Sendable () -> Value) {
         self._initialValue = initialValue
+        self._valueIsOptional = _isOptional(Value.self)
         var slot = ctl_slot()
         let status = Int(ctl_slot_create(&slot, Self._destructor, nil))
         if status != CTL_OK { _threadLocalFailure("cannot create a thread-local slot (error \(status))") }
@@ -339,7 +346,7 @@ public final class ThreadLocal<Value> {
     )
     @inlinable
     public func take() -> Value? {
-        Self._flattened(_take())
+        _flattened(_take())
     }
 
     /// For any value but an `Optional`: stores `newValue` as the calling
@@ -368,7 +375,7 @@ public final class ThreadLocal<Value> {
     @inlinable
     public func exchange(_ newValue: Value) -> Value? {
         defer { _fixLifetime(self) }
-        return Self._flattened(_exchange(newValue))
+        return _flattened(_exchange(newValue))
     }
 
     /// For any value but an `Optional`: the calling thread's value if it has
@@ -387,7 +394,7 @@ public final class ThreadLocal<Value> {
             "the thread can change at every await; use withCurrentThreadValue for caches, TaskLocal for task context"
     )
     public var valueIfPresent: Value? {
-        Self._flattened(_valueIfPresent())
+        _flattened(_valueIfPresent())
     }
 
     /// The calling thread's value, or nil if it has none; never creates it.
@@ -425,12 +432,12 @@ public final class ThreadLocal<Value> {
     /// The one rule for optionals: "the value, if any" is `nil` both when
     /// there is no value and when the value is `nil`. The concrete overloads
     /// for `Optional` values drop a level; this gives generic code over an
-    /// unconstrained `Value` the same answer. `_isOptional` is resolved at
-    /// compile time once `Value` is known, so other types pay nothing.
+    /// unconstrained `Value` the same answer. Other types pay a load and a
+    /// branch (`_valueIsOptional`).
     @inlinable
     @inline(__always)
-    internal static func _flattened(_ value: Value?) -> Value? {
-        if _isOptional(Value.self), let value, let optional = Value.self as? any _NilTestable.Type,
+    internal func _flattened(_ value: Value?) -> Value? {
+        if _valueIsOptional, let value, let optional = Value.self as? any _NilTestable.Type,
             withUnsafePointer(to: value, { optional._isNil($0) })
         {
             return nil
