@@ -447,6 +447,12 @@ public final class ThreadLocal<Value> {
 
     /// Reads or writes a property of the calling thread's value, as in Python's
     /// `data.v = name`.
+    ///
+    /// Costs what ``value`` costs: it reads or mutates this thread's value in
+    /// place, creating it first if needed.
+    ///
+    /// - Parameter keyPath: The property of the value.
+    /// - Returns: The property of this thread's value.
     @inlinable
     @available(
         *,
@@ -460,6 +466,10 @@ public final class ThreadLocal<Value> {
     }
 
     /// Reads a property of the calling thread's value.
+    ///
+    /// - Parameter keyPath: The property of the value.
+    /// - Returns: The property of this thread's value, which is created first
+    ///   if needed.
     @inlinable
     @available(
         *,
