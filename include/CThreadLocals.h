@@ -162,8 +162,9 @@ bool ctl_slot_is_live(ctl_slot slot);
 // Thread exit
 //
 // When a thread exits, its values are destroyed on that thread, one at a
-// time, in sweeps: each sweep calls the destructor of each value the thread
-// holds in the slots that existed when the sweep began, and the sweeps go on
+// time, in sweeps: each sweep goes once over the thread's entries, in slot
+// number order up to the numbers handed out when it began, and calls the
+// destructor of each value it finds there; the sweeps go on
 // until one calls none, at most `CTL_EXIT_SWEEPS` of them. So a finite chain
 // of destructors that each store a value (in any slot, also a slot created on
 // the way) ends at exit, whatever its length up to `CTL_EXIT_SWEEPS` links,

@@ -946,6 +946,7 @@ static bool take_next(ctl__thread_block *t, uint32_t *cursor, uint32_t end, pend
             while (c < t->chunk_count && t->chunks[c] == NULL) c++;
             if (c >= t->chunk_count) return false;
             if (index < c * CTL_LANE_COUNT) index = c * CTL_LANE_COUNT;
+            if (index >= end) return false;  // a chunk of slots newer than the sweep
         }
         entry_ref e = entry_in(t, index);
         VISIT();
@@ -1011,11 +1012,11 @@ static void thread_exit(void *block) {
     for (int sweep = 0; sweep < CTL_EXIT_SWEEPS; sweep++) {
         bool found = false;
         uint32_t cursor = 0;
-        // A sweep visits the slot numbers that existed when it began, so it
-        // calls each slot's destructor at most once: a destructor that
-        // creates a slot and stores into it leaves that value to the next
-        // sweep, and the work of an exit is bounded by CTL_EXIT_SWEEPS calls
-        // per slot.
+        // A sweep goes once, in number order, over the numbers handed out
+        // when it began, so it calls each slot's destructor at most once: a
+        // destructor that creates a slot on a new number and stores into it
+        // leaves that value to the next sweep, and the work of an exit is
+        // bounded by CTL_EXIT_SWEEPS calls per slot.
         uint32_t end = store.slot_count;
         pending p;
         while (take_next(t, &cursor, end, &p)) {

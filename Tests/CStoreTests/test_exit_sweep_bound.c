@@ -12,6 +12,9 @@
 //    slots that existed when it began, so each link waits for the next sweep
 //    and the exit makes at most CTL_EXIT_SWEEPS calls. (Before, one sweep
 //    followed the chain forever; the test stops it at 100,000 links.)
+// 4. Also when the new slot is in a chunk the sweep jumps to: a destructor
+//    that creates slots 65 to 128, stores into 128 and into its own slot
+//    again sees its own call first in the next sweep, then slot 128's.
 #include "check.h"
 
 _Static_assert(CTL_EXIT_SWEEPS >= 1000, "the teardown bound is at least 1000 sweeps");
@@ -50,6 +53,31 @@ static void *store_growing(void *arg) {
     return NULL;
 }
 
+// Part 4.
+static ctl_slot jump_slots[129];
+static char jump_order[8];
+static atomic_int jump_calls;
+
+static void jump_record(ctl_value value, void *context) {
+    (void)value;
+    int n = atomic_fetch_add(&jump_calls, 1);
+    if (n < 7) jump_order[n] = *(const char *)context;
+}
+
+static void jump_first(ctl_value value, void *context) {
+    jump_record(value, context);
+    if (atomic_load(&jump_calls) > 1) return;
+    for (int i = CTL_LANE_COUNT + 1; i <= 128; i++) jump_slots[i] = make_slot(i == 128 ? jump_record : NULL, "X");
+    CHECK(ctl_set_uword(jump_slots[128], 1));
+    CHECK(ctl_set_uword(jump_slots[0], 2));  // behind the sweep's cursor
+}
+
+static void *store_jump(void *arg) {
+    (void)arg;
+    CHECK(ctl_set_uword(jump_slots[0], 1));
+    return NULL;
+}
+
 static void *store_chain(void *arg) {
     (void)arg;
     CHECK(ctl_set_uword(chain, CTL_EXIT_SWEEPS));
@@ -63,6 +91,17 @@ static void *store_forever(void *arg) {
 }
 
 int main(void) {
+    // Part 4 first, while the slot table holds only its slots: slot 0's
+    // destructor runs, then (next sweep) slot 0's again, then slot 128's;
+    // slot 128 is not reached in the sweep that created it.
+    jump_slots[0] = make_slot(jump_first, "0");
+    for (int i = 1; i <= CTL_LANE_COUNT; i++) jump_slots[i] = make_slot(NULL, NULL);
+    join_thread(start_thread(store_jump, NULL));
+    printf("new chunk slot during a sweep: destructor order %s (0: slot 0, X: slot 128)\n", jump_order);
+    CHECK(strcmp(jump_order, "00X") == 0);
+    // Its slots stay live, so that the parts below get numbers of their own
+    // (a new slot that reuses a free number below a sweep's end is reached
+    // in that sweep).
     chain = make_slot(next_link, NULL);
     join_thread(start_thread(store_chain, NULL));
     printf("chain of %d links: %d destroyed at exit\n", CTL_EXIT_SWEEPS, atomic_load(&chain_calls));
@@ -86,5 +125,6 @@ int main(void) {
     atomic_store(&growing_stopped, 1);
     for (int i = 0; i <= calls && i < growing_limit; i++) CHECK_EQ(ctl_slot_destroy(growing_slots[i]), CTL_OK);
     CHECK_EQ(atomic_load(&growing_calls), CTL_EXIT_SWEEPS + 1);  // the last link's value, left at exit
+
     return finish("exit_sweep_bound");
 }
