@@ -102,7 +102,7 @@ check() {
 
 deadlock='invalid end state'
 lost='assertion violated \(\(\(destroyed\[c\]\+taken\[c\]\)==1\)'
-left_behind='assertion violated \(\(tag\[.*\]==0\)\|\|\(\(\(stp'
+left_behind='assertion violated \(+tag\[.*\]==0\)\|\|\(+stp'
 
 # The protocol as implemented: exhaustive, 0 errors. Defaults: 2 threads,
 # 2 slot numbers, 2 operations per thread, 2 re-entrant destructor actions,
