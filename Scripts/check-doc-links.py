@@ -19,6 +19,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import doc_pages  # noqa: E402
+
 
 def anchors(node, found, literal=None):
     """The anchors of the headings in a render-JSON tree; headings whose text
@@ -77,10 +80,7 @@ def main():
                     f"{url}: error: link to {target}: the rendered page has no section "
                     f'"{anchor}" (a heading after "## Topics" is dropped by DocC)'
                 )
-    for e in errors:
-        print(e, file=sys.stderr)
-    print(f"section links: {links} in {len(pages)} pages, {len(errors)} problems")
-    sys.exit(1 if errors else 0)
+    doc_pages.finish(errors, f"section links: {links} in {len(pages)} pages")
 
 
 if __name__ == "__main__":

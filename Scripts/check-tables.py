@@ -104,10 +104,7 @@ def main():
             source = sum(rows for _, rows, _ in found)
             if rendered != source:
                 errors.append(f"{rel}: error: {source} table rows in the source, {rendered} rendered")
-    for e in errors:
-        print(e, file=sys.stderr)
-    print(f"tables: {count} in {len(files)} files, {len(errors)} problems")
-    sys.exit(1 if errors else 0)
+    doc_pages.finish(errors, f"tables: {count} in {len(files)} files")
 
 
 if __name__ == "__main__":
